@@ -1,0 +1,122 @@
+# Every external dependency is found here, in one place, and turned into an imported target.
+# Required: libtorch (from the PyPI wheel or the GPU machine's preinstalled torch), MPI, HDF5,
+# nlohmann-json, Threads, ZLIB. Optional with a loud message: CUDA toolkit + NCCL, utf8proc,
+# civetweb, Boost.Program_options (the GPU machine lacks the last three unless carried by
+# scripts/device-build.sh, which unpacks Debian packages into a prefix).
+
+find_package(Threads REQUIRED)
+find_package(ZLIB REQUIRED)
+
+# --- libtorch: ask the Python that owns it for its CMake prefix -------------------------------
+if(NOT Torch_DIR)
+  set(SIMCSEPP_PYTHON "$ENV{SIMCSEPP_VENV}/bin/python")
+  if(NOT EXISTS "${SIMCSEPP_PYTHON}")
+    if(EXISTS /opt/simcsepp-venv/bin/python)
+      set(SIMCSEPP_PYTHON /opt/simcsepp-venv/bin/python)
+    else()
+      find_program(SIMCSEPP_PYTHON python3 REQUIRED)
+    endif()
+  endif()
+  execute_process(
+    COMMAND ${SIMCSEPP_PYTHON} -c "import torch;print(torch.utils.cmake_prefix_path)"
+    OUTPUT_VARIABLE _torch_prefix OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "simcsepp: cannot import torch with ${SIMCSEPP_PYTHON}. "
+                        "HINT: run scripts/setup.sh (creates /opt/simcsepp-venv with the pinned torch).")
+  endif()
+  list(APPEND CMAKE_PREFIX_PATH ${_torch_prefix})
+endif()
+set(SIMCSEPP_PYTHON "${SIMCSEPP_PYTHON}" CACHE FILEPATH "Python used for libtorch discovery and parity tests")
+
+set(SIMCSEPP_HAVE_CUDA OFF)
+if(SIMCSEPP_WITH_CUDA)
+  include(CheckLanguage)
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    find_package(CUDAToolkit)
+  endif()
+  if(CUDAToolkit_FOUND)
+    set(SIMCSEPP_HAVE_CUDA ON)
+    # Our .cu files (if any) use C++17 (nvcc 13 with CMake 3.25 has no CUDA20 dialect flag).
+    set(CMAKE_CUDA_STANDARD 17)
+    # Without this libtorch's config runs a GPU-detection program, which fails on CPU-only
+    # machines; H100/H200 are sm_90.
+    if(NOT TORCH_CUDA_ARCH_LIST AND NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+      set(TORCH_CUDA_ARCH_LIST "9.0")
+    endif()
+  endif()
+endif()
+if(NOT SIMCSEPP_HAVE_CUDA)
+  # Tell libtorch's config not to look for CUDA either.
+  set(USE_CUDA OFF)
+endif()
+
+find_package(Torch REQUIRED)
+# libtorch's INTERFACE flags carry -D_GLIBCXX_USE_CXX11_ABI and its include dirs; keep torch's
+# headers as SYSTEM so -Wall -Wextra report only our own code.
+add_library(simcsepp_torch INTERFACE)
+target_link_libraries(simcsepp_torch INTERFACE ${TORCH_LIBRARIES})
+target_include_directories(simcsepp_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
+message(STATUS "simcsepp: libtorch ${Torch_VERSION} from ${Torch_DIR}")
+
+# One precompiled <torch/torch.h>, reused by every torch-using target (see SimcseppCompiler).
+file(WRITE ${CMAKE_BINARY_DIR}/simcsepp_torch_pch.cpp "// precompiled header carrier\n")
+add_library(simcsepp_torch_pch OBJECT ${CMAKE_BINARY_DIR}/simcsepp_torch_pch.cpp)
+target_link_libraries(simcsepp_torch_pch PUBLIC simcsepp_torch simcsepp_warnings)
+target_precompile_headers(simcsepp_torch_pch PRIVATE <torch/torch.h>)
+
+# --- NCCL (GPU collectives) -------------------------------------------------------------------
+set(SIMCSEPP_HAVE_NCCL OFF)
+if(SIMCSEPP_HAVE_CUDA)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include)
+  find_library(NCCL_LIBRARY NAMES nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    set(SIMCSEPP_HAVE_NCCL ON)
+    add_library(simcsepp_nccl INTERFACE)
+    target_include_directories(simcsepp_nccl SYSTEM INTERFACE ${NCCL_INCLUDE_DIR})
+    target_link_libraries(simcsepp_nccl INTERFACE ${NCCL_LIBRARY} CUDA::cudart)
+  endif()
+endif()
+message(STATUS "simcsepp: CUDA ${SIMCSEPP_HAVE_CUDA} (${CUDAToolkit_VERSION}), NCCL ${SIMCSEPP_HAVE_NCCL} (${NCCL_LIBRARY})")
+
+find_package(MPI REQUIRED COMPONENTS CXX)
+find_package(HDF5 REQUIRED COMPONENTS C)
+add_library(simcsepp_hdf5 INTERFACE)
+target_include_directories(simcsepp_hdf5 SYSTEM INTERFACE ${HDF5_INCLUDE_DIRS})
+target_link_libraries(simcsepp_hdf5 INTERFACE ${HDF5_C_LIBRARIES})
+target_compile_definitions(simcsepp_hdf5 INTERFACE ${HDF5_DEFINITIONS})
+
+find_package(nlohmann_json 3 REQUIRED)
+
+# --- optional Debian packages -----------------------------------------------------------------
+find_package(PkgConfig)
+find_path(UTF8PROC_INCLUDE_DIR utf8proc.h)
+find_library(UTF8PROC_LIBRARY utf8proc)
+if(UTF8PROC_INCLUDE_DIR AND UTF8PROC_LIBRARY)
+  add_library(simcsepp_utf8proc INTERFACE)
+  target_include_directories(simcsepp_utf8proc SYSTEM INTERFACE ${UTF8PROC_INCLUDE_DIR})
+  target_link_libraries(simcsepp_utf8proc INTERFACE ${UTF8PROC_LIBRARY})
+else()
+  message(FATAL_ERROR "simcsepp: utf8proc not found (the tokenizer needs it). "
+                      "HINT: apt-get install libutf8proc-dev, or scripts/device-build.sh on the GPU machine.")
+endif()
+
+find_path(CIVETWEB_INCLUDE_DIR civetweb.h)
+find_library(CIVETWEB_LIBRARY civetweb)
+set(SIMCSEPP_HAVE_CIVETWEB OFF)
+if(CIVETWEB_INCLUDE_DIR AND CIVETWEB_LIBRARY)
+  set(SIMCSEPP_HAVE_CIVETWEB ON)
+  add_library(simcsepp_civetweb INTERFACE)
+  target_include_directories(simcsepp_civetweb SYSTEM INTERFACE ${CIVETWEB_INCLUDE_DIR})
+  target_link_libraries(simcsepp_civetweb INTERFACE ${CIVETWEB_LIBRARY})
+else()
+  message(WARNING "simcsepp: civetweb not found: the Prometheus /metrics endpoint is disabled "
+                  "(metrics still go to the JSONL log). HINT: apt-get install libcivetweb-dev.")
+endif()
+
+find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
+
+find_package(GTest)

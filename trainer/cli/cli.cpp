@@ -1,0 +1,104 @@
+// cli.cpp - argv -> subcommand, options from the command line and an INI config file.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "simcsepp/build_config.h"
+#include "cluster/base/error.h"
+#include "cluster/base/log.h"
+#include "trainer/cli/command.h"
+#include "trainer/cli/exit_codes.h"
+
+namespace simcsepp::cli {
+
+namespace {
+
+void print_usage(const std::vector<std::unique_ptr<Command>>& commands) {
+  std::cout << "simcsepp - train BERT-family sentence encoders with SimCSE++ on many GPUs\n\n"
+               "usage: simcsepp <command> [options]     (simcsepp <command> --help for its options)\n\n"
+               "commands:\n";
+  for (const auto& c : commands) {
+    std::cout << "  " << c->name() << std::string(c->name().size() < 10 ? 10 - c->name().size() : 1, ' ')
+              << c->summary() << "\n";
+  }
+  std::cout << "\nEvery option can also be set in an INI file given with --config FILE "
+               "(key = value, sections allowed as prefixes); the command line wins.\n";
+}
+
+po::options_description common_options(std::string& config, std::string& log_level) {
+  po::options_description common("Common options");
+  common.add_options()("help,h", "show this help and exit")(
+      "config", po::value(&config)->default_value(""), "INI config file; options given on the command line win")(
+      "log-level", po::value(&log_level)->default_value("info"), "debug | info | warn | error");
+  return common;
+}
+
+log::Level parse_level(const std::string& s) {
+  if (s == "debug") return log::Level::kDebug;
+  if (s == "info") return log::Level::kInfo;
+  if (s == "warn") return log::Level::kWarn;
+  if (s == "error") return log::Level::kError;
+  throw Error("unknown log level '" + s + "'", "--log-level", "use one of debug, info, warn, error");
+}
+
+int dispatch(Command& cmd, int argc, char** argv) {
+  std::string config, log_level;
+  po::options_description all(cmd.name() + " options");
+  cmd.add_options(all);
+  all.add(common_options(config, log_level));
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(cmd.positional()).run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: simcsepp " << cmd.name() << " [options]\n" << cmd.summary() << "\n\n" << all << "\n";
+      return kExitOk;
+    }
+    // Config file second: po::store keeps values already stored, so the command line wins.
+    const std::string cfg = vm.count("config") ? vm["config"].as<std::string>() : "";
+    if (!cfg.empty()) {
+      std::ifstream in(cfg);
+      if (!in) throw Error("cannot open config file", cfg, "check the path given to --config");
+      po::store(po::parse_config_file(in, all, /*allow_unregistered=*/false), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Error(e.what(), "simcsepp " + cmd.name(), "see `simcsepp " + cmd.name() + " --help`");
+  }
+  log::set_level(parse_level(log_level));
+  cmd.validate(vm);
+  return cmd.run();
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  auto commands = all_commands();
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
+      std::string(argv[1]) == "help") {
+    print_usage(commands);
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+  const std::string name = argv[1];
+  if (name == "--version") {
+    std::cout << "simcsepp " << SIMCSEPP_VERSION << "\n";
+    return kExitOk;
+  }
+  for (auto& c : commands) {
+    if (c->name() != name) continue;
+    try {
+      return dispatch(*c, argc - 1, argv + 1);
+    } catch (const Error& e) {
+      std::cerr << "simcsepp " << name << ": error (" << log::where_am_i() << "): " << e.what() << "\n";
+      return kExitError;
+    } catch (const std::exception& e) {
+      std::cerr << "simcsepp " << name << ": internal error (" << log::where_am_i() << "): " << e.what() << "\n";
+      return kExitInternal;
+    }
+  }
+  std::cerr << "simcsepp: unknown command '" << name << "'\n\n";
+  print_usage(commands);
+  return kExitUsage;
+}
+
+}  // namespace simcsepp::cli

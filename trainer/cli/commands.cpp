@@ -1,0 +1,14 @@
+// commands.cpp - the list of subcommands. Each lives in its own <name>_command.cpp.
+#include "trainer/cli/command.h"
+
+namespace simcsepp::cli {
+
+std::unique_ptr<Command> make_inspect_command();
+
+std::vector<std::unique_ptr<Command>> all_commands() {
+  std::vector<std::unique_ptr<Command>> c;
+  c.push_back(make_inspect_command());
+  return c;
+}
+
+}  // namespace simcsepp::cli
