@@ -1,0 +1,42 @@
+// communicator.h - the collective operations the trainer needs, behind one small interface.
+//
+// Implementations: MpiCommunicator (CPU tensors, Open MPI), NcclCommunicator (CUDA tensors, NCCL
+// on a dedicated stream ordered by events), SingleProcessCommunicator (world of one). The trainer
+// and the objectives are written against this interface only, so every distributed property is
+// tested on CPU under mpirun with the MPI implementation and holds for NCCL too.
+//
+// Contract: every rank calls the same collectives in the same order with tensors of the same
+// shape and dtype. Calls come from the training thread only. Tensors must be contiguous.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+namespace simcsepp::cluster {
+
+enum class ReduceOp { kSum, kAvg, kMax };
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  // "mpi", "nccl" or "single".
+  virtual std::string backend() const = 0;
+
+  // In place: every rank ends with op over all ranks' `tensor`.
+  virtual void all_reduce(at::Tensor& tensor, ReduceOp op) = 0;
+  // Returns [world * d0, ...]: ranks' tensors concatenated along dim 0 in rank order.
+  virtual at::Tensor all_gather(const at::Tensor& tensor) = 0;
+  // input [world * d0, ...] -> [d0, ...]: rank r gets the sum over ranks of slice r.
+  virtual at::Tensor reduce_scatter(const at::Tensor& input) = 0;
+  // In place: every rank ends with root's `tensor`.
+  virtual void broadcast(at::Tensor& tensor, int root) = 0;
+  virtual void barrier() = 0;
+  // Tear the job down from any rank (e.g. divergence, K skipped steps): never returns.
+  [[noreturn]] virtual void abort(const std::string& reason) = 0;
+};
+
+}  // namespace simcsepp::cluster
