@@ -20,7 +20,7 @@ fi
 build=${SIMCSEPP_BUILD_DIR:-$root/build-device}
 py=$(command -v python3)
 torch_prefix=$("$py" -c 'import torch;print(torch.utils.cmake_prefix_path)')
-export SIMCSEPP_VENV=/nonexistent   # use the machine's python3, not a venv
+
 start=$(date +%s)
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$torch_prefix" \
   -DSIMCSEPP_PYTHON="$py" -G "$(command -v ninja >/dev/null && echo Ninja || echo 'Unix Makefiles')" \

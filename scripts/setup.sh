@@ -26,6 +26,7 @@ APT_PKGS=(
   libhdf5-dev
   libboost-program-options-dev
   libcivetweb-dev
+  prometheus
   libutf8proc-dev
   nlohmann-json3-dev
   libgtest-dev libgmock-dev
