@@ -31,6 +31,7 @@ APT_PKGS=(
   nlohmann-json3-dev
   libgtest-dev libgmock-dev
   zlib1g-dev
+  slurmctld slurmd slurm-client munge
 )
 
 log() { echo "[setup] $*"; }
