@@ -1,0 +1,136 @@
+// civetweb_metrics_server.cpp - MetricsServer on civetweb (the server prometheus-cpp embeds).
+//
+// One request handler on "/" sees every request and dispatches by exact path, so nothing else
+// civetweb could serve (files, directory listings, CGI) is reachable: no document_root is set.
+#include <civetweb.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "cluster/base/error.h"
+#include "cluster/base/log.h"
+#include "monitoring/metrics_server.h"
+#include "monitoring/text_exposition.h"
+
+namespace simcsepp::monitoring {
+
+namespace {
+
+// civetweb keeps global state (mg_init_library); initialise it once per process, never exit it
+// (other servers may still run; the OS frees it at exit).
+void init_civetweb_once() {
+  static std::once_flag flag;
+  std::call_once(flag, [] { mg_init_library(0); });
+}
+
+void send_plain(mg_connection* conn, int status, const char* body, const char* allow = nullptr) {
+  mg_response_header_start(conn, status);
+  mg_response_header_add(conn, "Content-Type", "text/plain; charset=utf-8", -1);
+  mg_response_header_add(conn, "Content-Length", std::to_string(std::strlen(body)).c_str(), -1);
+  if (allow) mg_response_header_add(conn, "Allow", allow, -1);
+  mg_response_header_add(conn, "Connection", "close", -1);
+  mg_response_header_send(conn);
+  mg_write(conn, body, std::strlen(body));
+}
+
+}  // namespace
+
+struct MetricsServer::Impl {
+  const Registry& registry;
+  mg_context* context = nullptr;
+  int port = 0;
+  std::atomic<std::uint64_t> scrapes{0};
+
+  explicit Impl(const Registry& r) : registry(r) {}
+
+  static int handle(mg_connection* conn, void* data) {
+    auto* self = static_cast<Impl*>(data);
+    const mg_request_info* request = mg_get_request_info(conn);
+    const std::string path = request->local_uri ? request->local_uri : "";
+    const bool known = path == "/metrics" || path == "/";
+    if (!known) {
+      send_plain(conn, 404, "not found: only /metrics is served\n");
+      return 404;
+    }
+    if (std::strcmp(request->request_method, "GET") != 0) {
+      send_plain(conn, 405, "method not allowed: use GET\n", "GET");
+      return 405;
+    }
+    if (path == "/") {
+      static const char kPage[] =
+          "<html><head><title>simcsepp metrics</title></head><body>"
+          "<a href=\"/metrics\">/metrics</a></body></html>\n";
+      mg_send_http_ok(conn, "text/html; charset=utf-8", sizeof(kPage) - 1);
+      mg_write(conn, kPage, sizeof(kPage) - 1);
+      return 200;
+    }
+    try {
+      const std::string body = render_text(self->registry);
+      mg_send_http_ok(conn, kTextContentType, static_cast<long long>(body.size()));
+      mg_write(conn, body.data(), body.size());
+      self->scrapes.fetch_add(1, std::memory_order_relaxed);
+      return 200;
+    } catch (const std::exception& e) {
+      // Never let an exception cross into civetweb's C threads.
+      LOG_WARN("metrics scrape failed: " << e.what());
+      send_plain(conn, 500, "internal error while rendering metrics\n");
+      return 500;
+    }
+  }
+
+  static int log_message(const mg_connection*, const char* message) {
+    LOG_DEBUG("civetweb: " << message);
+    return 1;  // handled: civetweb must not print to stderr itself
+  }
+};
+
+MetricsServer::MetricsServer(const Registry& registry, const std::string& bind_address, int port)
+    : impl_(std::make_unique<Impl>(registry)) {
+  init_civetweb_once();
+  const std::string where = bind_address + ":" + std::to_string(port);
+  // IPv6 literals need brackets in civetweb's listening_ports syntax.
+  const std::string listen = (bind_address.find(':') != std::string::npos ? "[" + bind_address + "]" : bind_address) +
+                             ":" + std::to_string(port);
+  const std::string max_request = std::to_string(kMaxRequestBytes);
+  const char* options[] = {"listening_ports",
+                           listen.c_str(),
+                           "num_threads",
+                           "2",  // a scrape every few seconds needs no more
+                           "request_timeout_ms",
+                           "5000",  // a stuck client cannot hold a worker for long
+                           "max_request_size",
+                           max_request.c_str(),
+                           "enable_keep_alive",
+                           "no",
+                           nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = &Impl::log_message;
+  char error_text[256] = {0};
+  mg_error_data error{};
+  error.text = error_text;
+  error.text_buffer_size = sizeof(error_text);
+  mg_init_data init{};
+  init.callbacks = &callbacks;
+  init.user_data = impl_.get();
+  init.configuration_options = options;
+  impl_->context = mg_start2(&init, &error);
+  if (!impl_->context) {
+    throw Error(std::string("cannot serve /metrics: ") + (error_text[0] ? error_text : "civetweb failed to start"),
+                where,
+                "is the port taken by another process or rank? choose another base port, or "
+                "disable the metrics endpoint");
+  }
+  mg_set_request_handler(impl_->context, "/", &Impl::handle, impl_.get());
+  mg_server_port ports[4];
+  const int n = mg_get_server_ports(impl_->context, 4, ports);
+  impl_->port = n > 0 ? ports[0].port : port;
+}
+
+MetricsServer::~MetricsServer() {
+  if (impl_ && impl_->context) mg_stop(impl_->context);
+}
+
+int MetricsServer::port() const { return impl_->port; }
+std::uint64_t MetricsServer::scrapes() const { return impl_->scrapes.load(); }
+
+}  // namespace simcsepp::monitoring
