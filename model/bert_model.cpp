@@ -1,0 +1,154 @@
+// bert_model.cpp - BERT embeddings, post-LN encoder layers and weight initialisation.
+#include "model/bert_model.h"
+
+#include <torch/torch.h>
+
+namespace simcsepp::model {
+
+namespace nn = torch::nn;
+
+// ---------------------------------------------------------------------------------------------
+// Embeddings
+
+BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& config) : dropout_prob_(config.hidden_dropout_prob) {
+  word_embeddings = register_module(
+      "word_embeddings",
+      nn::Embedding(nn::EmbeddingOptions(config.vocab_size, config.hidden_size).padding_idx(config.pad_token_id)));
+  position_embeddings =
+      register_module("position_embeddings", nn::Embedding(config.max_position_embeddings, config.hidden_size));
+  token_type_embeddings =
+      register_module("token_type_embeddings", nn::Embedding(config.type_vocab_size, config.hidden_size));
+  LayerNorm = register_module("LayerNorm",
+                              nn::LayerNorm(nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
+}
+
+torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, bool dropout) {
+  const int64_t length = input_ids.size(1);
+  TORCH_CHECK(length <= position_embeddings->weight.size(0), "sequence length ", length,
+              " exceeds max_position_embeddings ", position_embeddings->weight.size(0));
+  // Same summation order as transformers: (word + token type) + position.
+  auto x = word_embeddings(input_ids) + token_type_embeddings->weight[0];
+  x = x + position_embeddings->weight.narrow(0, 0, length);
+  return torch::dropout(LayerNorm(x), dropout_prob_, dropout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention
+
+BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config)
+    : num_heads_(config.num_attention_heads), dropout_prob_(config.attention_probs_dropout_prob) {
+  query = register_module("query", nn::Linear(config.hidden_size, config.hidden_size));
+  key = register_module("key", nn::Linear(config.hidden_size, config.hidden_size));
+  value = register_module("value", nn::Linear(config.hidden_size, config.hidden_size));
+}
+
+torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask,
+                                             bool dropout) {
+  const int64_t batch = hidden.size(0), length = hidden.size(1), width = hidden.size(2);
+  auto heads = [&](const torch::Tensor& t) { return t.view({batch, length, num_heads_, -1}).transpose(1, 2); };
+  // SDPA picks the fused kernel (flash / memory-efficient on CUDA, flash on CPU); its attention
+  // dropout draws from the default generator, like every other dropout here.
+  auto context = at::scaled_dot_product_attention(heads(query(hidden)), heads(key(hidden)), heads(value(hidden)),
+                                                  keep_mask, dropout ? dropout_prob_ : 0.0, /*is_causal=*/false);
+  return context.transpose(1, 2).reshape({batch, length, width});
+}
+
+BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_features, const BertConfig& config)
+    : dropout_prob_(config.hidden_dropout_prob) {
+  dense = register_module("dense", nn::Linear(in_features, config.hidden_size));
+  LayerNorm = register_module("LayerNorm",
+                              nn::LayerNorm(nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
+}
+
+torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& x, const torch::Tensor& residual, bool dropout) {
+  return LayerNorm(torch::dropout(dense(x), dropout_prob_, dropout) + residual);
+}
+
+BertAttentionImpl::BertAttentionImpl(const BertConfig& config) {
+  self = register_module("self", BertSelfAttention(config));
+  output = register_module("output", BertResidualOutput(config.hidden_size, config));
+}
+
+torch::Tensor BertAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout) {
+  return output(self(hidden, keep_mask, dropout), hidden, dropout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feed-forward, layer, encoder
+
+BertIntermediateImpl::BertIntermediateImpl(const BertConfig& config) {
+  dense = register_module("dense", nn::Linear(config.hidden_size, config.intermediate_size));
+}
+
+torch::Tensor BertIntermediateImpl::forward(const torch::Tensor& hidden) {
+  return torch::gelu(dense(hidden));  // approximate="none": exact erf GELU, as BERT's "gelu"
+}
+
+BertLayerImpl::BertLayerImpl(const BertConfig& config) {
+  attention = register_module("attention", BertAttention(config));
+  intermediate = register_module("intermediate", BertIntermediate(config));
+  output = register_module("output", BertResidualOutput(config.intermediate_size, config));
+}
+
+torch::Tensor BertLayerImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout) {
+  auto attended = attention(hidden, keep_mask, dropout);
+  return output(intermediate(attended), attended, dropout);
+}
+
+BertEncoderImpl::BertEncoderImpl(const BertConfig& config) {
+  layer = register_module("layer", nn::ModuleList());
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) layer->push_back(BertLayer(config));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model
+
+BertModelImpl::BertModelImpl(const BertConfig& config) : config_(config) {
+  config_.validate("BertConfig");
+  embeddings = register_module("embeddings", BertEmbeddings(config_));
+  encoder = register_module("encoder", BertEncoder(config_));
+  init_bert_weights(*this, config_);
+}
+
+BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, bool dropout,
+                                  bool want_first_layer_output) {
+  TORCH_CHECK(input_ids.dim() == 2 && attention_mask.sizes() == input_ids.sizes(),
+              "input_ids and attention_mask must both be [batch, length]");
+  // Key-padding mask broadcast over heads and queries; bool keeps it valid under any autocast dtype.
+  const auto keep_mask = attention_mask.to(torch::kBool).view({input_ids.size(0), 1, 1, input_ids.size(1)});
+  BertOutput out;
+  auto hidden = embeddings(input_ids, dropout);
+  for (size_t i = 0; i < encoder->layer->size(); ++i) {
+    hidden = encoder->layer[i]->as<BertLayer>()->forward(hidden, keep_mask, dropout);
+    if (i == 0 && want_first_layer_output) out.first_layer_output = hidden;
+  }
+  out.last_hidden_state = hidden;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Initialisation
+
+void init_bert_weights(torch::nn::Module& module, const BertConfig& config, std::optional<at::Generator> generator) {
+  torch::NoGradGuard no_grad;
+  const auto normal = [&](torch::Tensor& w) {
+    if (generator)
+      w.normal_(0.0, config.initializer_range, *generator);
+    else
+      w.normal_(0.0, config.initializer_range);
+  };
+  for (auto& m : module.modules(/*include_self=*/true)) {
+    if (auto* linear = m->as<nn::Linear>()) {
+      normal(linear->weight);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* embedding = m->as<nn::Embedding>()) {
+      normal(embedding->weight);
+      if (auto pad = embedding->options.padding_idx()) embedding->weight[*pad].zero_();
+    } else if (auto* norm = m->as<nn::LayerNorm>()) {
+      norm->weight.fill_(1.0);
+      norm->bias.zero_();
+    }
+  }
+}
+
+}  // namespace simcsepp::model

@@ -1,0 +1,106 @@
+// sentence_encoder.cpp - BERT + MLP head + poolers, optional bf16 autocast on CUDA.
+#include "model/sentence_encoder.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+namespace simcsepp::model {
+
+namespace {
+
+// Enables CUDA bf16 autocast for one scope and restores the previous state, so a caller that
+// already runs under autocast (the trainer's step) is unaffected.
+class ScopedCudaBf16Autocast {
+ public:
+  explicit ScopedCudaBf16Autocast(bool enable)
+      : enable_(enable),
+        was_enabled_(at::autocast::is_autocast_enabled(at::kCUDA)),
+        previous_dtype_(at::autocast::get_autocast_dtype(at::kCUDA)) {
+    if (!enable_) return;
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::increment_nesting();
+  }
+  ~ScopedCudaBf16Autocast() {
+    if (!enable_) return;
+    // Casted-weight cache lives for the outermost autocast region only.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(at::kCUDA, was_enabled_);
+    at::autocast::set_autocast_dtype(at::kCUDA, previous_dtype_);
+  }
+  ScopedCudaBf16Autocast(const ScopedCudaBf16Autocast&) = delete;
+  ScopedCudaBf16Autocast& operator=(const ScopedCudaBf16Autocast&) = delete;
+
+ private:
+  bool enable_;
+  bool was_enabled_;
+  at::ScalarType previous_dtype_;
+};
+
+// Mean over non-padding positions: [B, L, H], [B, L] -> [B, H].
+torch::Tensor masked_mean(const torch::Tensor& hidden, const torch::Tensor& attention_mask) {
+  const auto mask = attention_mask.to(hidden.scalar_type()).unsqueeze(-1);
+  return (hidden * mask).sum(1) / mask.sum(1);
+}
+
+}  // namespace
+
+MlpHeadImpl::MlpHeadImpl(int64_t hidden_size) {
+  dense = register_module("dense", torch::nn::Linear(hidden_size, hidden_size));
+}
+
+torch::Tensor MlpHeadImpl::forward(const torch::Tensor& cls) { return torch::tanh(dense(cls)); }
+
+SentenceEncoderImpl::SentenceEncoderImpl(const BertConfig& config) {
+  bert = register_module("bert", BertModel(config));
+  mlp = register_module("mlp", MlpHead(config.hidden_size));
+  init_bert_weights(*mlp, config);
+}
+
+void SentenceEncoderImpl::reset_mlp(uint64_t seed) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  // Draw on CPU and copy, so the values do not depend on the device the model lives on.
+  torch::NoGradGuard no_grad;
+  const auto& weight = mlp->dense->weight;
+  auto cpu = torch::empty(weight.sizes(), torch::kFloat32);
+  cpu.normal_(0.0, config().initializer_range, generator);
+  weight.copy_(cpu);
+  mlp->dense->bias.zero_();
+}
+
+BertOutput SentenceEncoderImpl::encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                       bool dropout_on, bool want_first_layer_output) {
+  ScopedCudaBf16Autocast autocast(mixed_precision_ && input_ids.is_cuda());
+  return bert->forward(input_ids, attention_mask, is_training() && dropout_on, want_first_layer_output);
+}
+
+torch::Tensor SentenceEncoderImpl::last_hidden_state(const torch::Tensor& input_ids,
+                                                     const torch::Tensor& attention_mask, bool dropout_on) {
+  return encode(input_ids, attention_mask, dropout_on, false).last_hidden_state.to(torch::kFloat32);
+}
+
+torch::Tensor SentenceEncoderImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                           Pooler pooler, bool dropout_on) {
+  const auto output = encode(input_ids, attention_mask, dropout_on, pooler == Pooler::kAvgFirstLast);
+  if (pooler == Pooler::kCls) {
+    ScopedCudaBf16Autocast autocast(mixed_precision_ && input_ids.is_cuda());
+    return mlp(output.last_hidden_state.select(1, 0)).to(torch::kFloat32);
+  }
+  return pool_hidden_states(output, attention_mask, pooler).to(torch::kFloat32);
+}
+
+torch::Tensor pool_hidden_states(const BertOutput& output, const torch::Tensor& attention_mask, Pooler pooler) {
+  switch (pooler) {
+    case Pooler::kCls:
+    case Pooler::kClsBeforePooler:
+      return output.last_hidden_state.select(1, 0);
+    case Pooler::kAvg:
+      return masked_mean(output.last_hidden_state, attention_mask);
+    case Pooler::kAvgFirstLast:
+      TORCH_CHECK(output.first_layer_output.defined(), "avg_first_last needs the first layer's output");
+      return masked_mean((output.first_layer_output + output.last_hidden_state) / 2.0, attention_mask);
+  }
+  throw std::logic_error("pool_hidden_states: unhandled Pooler value");
+}
+
+}  // namespace simcsepp::model

@@ -1,0 +1,73 @@
+// sentence_encoder.h - BERT plus SimCSE's training MLP head and the sentence poolers: the module
+// every objective and the trainer call.
+//
+// Parameters are named as in SimCSE checkpoints: "bert.<HF BertModel key>" and "mlp.dense.*".
+// forward() returns one embedding per sentence, fp32 even when the encoder ran under bf16
+// autocast (CUDA inputs with mixed precision on), so the objectives always see fp32.
+//
+// Dropout is on only when the module is in train() mode AND the call passes dropout_on=true;
+// dropout_on=false gives the off-dropout pass of SimCSE++ without touching any module state, so
+// the next call is back to normal by construction.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include "model/bert_config.h"
+#include "model/bert_model.h"
+
+namespace simcsepp::model {
+
+// Seed of the MLP head's initialisation when a checkpoint carries none (reproducible runs).
+inline constexpr uint64_t kDefaultMlpSeed = 42;
+
+// SimCSE's MLPLayer: "mlp.dense" = Linear(H, H), then tanh.
+class MlpHeadImpl : public torch::nn::Module {
+ public:
+  explicit MlpHeadImpl(int64_t hidden_size);
+  torch::Tensor forward(const torch::Tensor& cls);
+  torch::nn::Linear dense{nullptr};
+};
+TORCH_MODULE(MlpHead);
+
+class SentenceEncoderImpl : public torch::nn::Module {
+ public:
+  // Randomly initialised as transformers does (N(0, initializer_range) from the default
+  // generator), so torch::manual_seed makes it reproducible.
+  explicit SentenceEncoderImpl(const BertConfig& config);
+
+  // input_ids/attention_mask: int64 [B, L]. Returns fp32 [B, H].
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, Pooler pooler,
+                        bool dropout_on = true);
+  // [B, L, H] last-layer hidden states (fp32).
+  torch::Tensor last_hidden_state(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                  bool dropout_on = true);
+
+  // bf16 autocast around the encoder for CUDA inputs (weights stay fp32). Off by default; no
+  // effect on CPU inputs.
+  void set_mixed_precision(bool bf16) { mixed_precision_ = bf16; }
+  bool mixed_precision() const { return mixed_precision_; }
+
+  // Re-draws the MLP head (N(0, initializer_range), bias 0) from a private generator seeded
+  // with `seed`; used when a checkpoint has no head.
+  void reset_mlp(uint64_t seed = kDefaultMlpSeed);
+
+  const BertConfig& config() const { return bert->config(); }
+
+  BertModel bert{nullptr};
+  MlpHead mlp{nullptr};
+
+ private:
+  BertOutput encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, bool dropout_on,
+                    bool want_first_layer_output);
+
+  bool mixed_precision_ = false;
+};
+TORCH_MODULE(SentenceEncoder);
+
+// Sentence embedding from encoder outputs (no MLP: kCls is applied by SentenceEncoder).
+// attention_mask int64 [B, L]; masked means ignore padding positions.
+torch::Tensor pool_hidden_states(const BertOutput& output, const torch::Tensor& attention_mask, Pooler pooler);
+
+}  // namespace simcsepp::model
