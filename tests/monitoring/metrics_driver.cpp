@@ -5,8 +5,9 @@
 //   monitoring_metrics_driver serve --run-dir DIR [--ranks 2] [--run-id ID] [--step-ms 50]
 //       Serves each rank on 127.0.0.1 (any free port), writes DIR/prometheus_targets.json,
 //       prints "ready" and records a step per rank every step-ms. Reads commands on stdin:
-//       "nan" - from now on the loss is NaN (and steps are skipped); "stall" - stop stepping;
-//       "quit" or end of input - exit. Rank 1 is made a straggler (busy 1.5x longer).
+//       "nan" - from now on the loss is NaN (and steps are skipped); "regress" - dev Spearman
+//       drops by 0.1; "stall" - stop stepping; "quit" or end of input - exit. Rank 1 is made a straggler (busy 1.5x
+//       longer).
 //   monitoring_metrics_driver dump
 //       Prints one rank's exposition text after a few synthetic steps (names check).
 //   monitoring_metrics_driver diagnostics FILE
@@ -74,12 +75,16 @@ StepRecord synthetic_step(int rank, std::int64_t step, bool nan_loss) {
   return r;
 }
 
-void feed_extras(TrainingMetrics& metrics, std::int64_t step, int world) {
+// Collectives every step, a dev evaluation every 20 steps (Spearman rising towards 0.85, or 0.1
+// lower once `regressed`), a checkpoint every 50.
+void feed_extras(TrainingMetrics& metrics, std::int64_t step, int world, bool regressed) {
   metrics.record_collective("all_reduce", 438e6, 0.004, world);
   metrics.record_collective("all_gather", 64.0 * 768 * 4 * world, 0.0002, world);
   if (step % 20 == 0) {
-    metrics.record_eval(
-        {.step = step, .spearman = 0.80 + 0.02 * std::sin(double(step)), .alignment = 0.25, .uniformity = -2.6});
+    metrics.record_eval({.step = step,
+                         .spearman = 0.85 - 0.05 * std::exp(-double(step) / 500.0) - (regressed ? 0.1 : 0.0),
+                         .alignment = 0.25,
+                         .uniformity = -2.6});
   }
   if (step % 50 == 0) metrics.record_checkpoint(1.5);
 }
@@ -108,11 +113,12 @@ int serve(const std::map<std::string, std::string>& flags) {
   for (const auto& e : endpoints) std::cout << " " << e;
   std::cout << std::endl;
 
-  std::atomic<bool> nan_loss{false}, stalled{false}, quit{false};
+  std::atomic<bool> nan_loss{false}, regressed{false}, stalled{false}, quit{false};
   std::thread commands([&] {
     std::string line;
     while (std::getline(std::cin, line)) {
       if (line == "nan") nan_loss = true;
+      if (line == "regress") regressed = true;
       if (line == "stall") stalled = true;
       if (line == "quit") break;
     }
@@ -122,7 +128,7 @@ int serve(const std::map<std::string, std::string>& flags) {
     if (!stalled) {
       for (int r = 0; r < ranks; ++r) {
         metrics[r]->record_step(synthetic_step(r, step, nan_loss));
-        feed_extras(*metrics[r], step, ranks);
+        feed_extras(*metrics[r], step, ranks, regressed);
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
@@ -139,7 +145,7 @@ int dump() {
   TrainingMetrics metrics(o);
   for (std::int64_t step = 1; step <= 100; ++step) {
     metrics.record_step(synthetic_step(0, step, false));
-    feed_extras(metrics, step, 2);
+    feed_extras(metrics, step, 2, false);
   }
   std::cout << metrics.render();
   return 0;

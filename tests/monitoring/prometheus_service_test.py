@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""prometheus_service_test.py - a real Prometheus scrapes simcsepp's exporter and fires an alert.
+
+Starts monitoring_metrics_driver (two ranks' TrainingMetrics fed with synthetic steps, each on a
+free loopback port, plus the file_sd targets file in a run directory), links the targets file
+into targets/ as docs/monitoring.md describes, and runs Debian's prometheus with the shipped
+monitoring/prometheus/prometheus.yml and simcsepp_rules.yml (only the intervals shortened to 1 s
+and the paths made absolute) on another free loopback port with a temporary TSDB. Then checks:
+  1. promtool check config / check rules / test rules on the shipped files;
+  2. promtool check metrics accepts every rank's /metrics;
+  3. Prometheus discovered both ranks via file_sd and scraped simcsepp_ metrics with rank, host
+     and run_id labels (HTTP API /api/v1/query);
+  4. every Grafana dashboard query ($run_id and $__rate_interval filled in) and every rule
+     expression evaluates, and the dashboard queries return data;
+  5. no alert fires while training is healthy; after the driver is told to produce a NaN loss,
+     SimcseppNonFiniteLoss fires for both ranks (/api/v1/alerts); after a dev-score drop,
+     SimcseppDevScoreRegression fires;
+  6. after the driver exits, up == 0 for both targets.
+Everything runs on 127.0.0.1 and stops by itself; the whole test is bounded to ~90 s.
+"""
+import json
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import yaml
+
+SOURCE = os.environ.get("SIMCSEPP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
+BUILD = os.environ.get("SIMCSEPP_BUILD_DIR", os.path.join(SOURCE, "build"))
+DRIVER = os.path.join(BUILD, "bin", "monitoring_metrics_driver")
+PROM_DIR = os.path.join(SOURCE, "monitoring", "prometheus")
+DASHBOARD = os.path.join(SOURCE, "monitoring", "grafana", "simcsepp_training.json")
+DEADLINE = time.monotonic() + 90
+
+
+def fail(message):
+    print("FAIL: " + message, flush=True)
+    sys.exit(1)
+
+
+def need(tool):
+    path = shutil.which(tool)
+    if not path:
+        fail(f"{tool} not found. HINT: run scripts/setup.sh (installs Debian's prometheus package)")
+    return path
+
+
+def run(cmd, cwd=None, stdin_text=None):
+    result = subprocess.run(cmd, cwd=cwd, input=stdin_text, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        fail(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as reply:
+        return reply.status, reply.headers, reply.read().decode()
+
+
+def wait_for(what, probe, timeout):
+    """Polls probe() until it returns a truthy value; fails with `what` on timeout."""
+    end = min(time.monotonic() + timeout, DEADLINE)
+    last = None
+    while time.monotonic() < end:
+        try:
+            last = probe()
+            if last:
+                return last
+        except Exception as e:  # server not up yet
+            last = e
+        time.sleep(0.25)
+    fail(f"timed out waiting for {what} (last: {last!r})")
+
+
+def main():
+    promtool = need("promtool")
+    prometheus = need("prometheus")
+    if not os.access(DRIVER, os.X_OK):
+        fail(f"{DRIVER} missing. HINT: build the monitoring_metrics_driver target")
+
+    # 1. The shipped files are valid and their rule unit tests pass.
+    run([promtool, "check", "config", "prometheus.yml"], cwd=PROM_DIR)
+    run([promtool, "check", "rules", "simcsepp_rules.yml"], cwd=PROM_DIR)
+    out = run([promtool, "test", "rules", "simcsepp_rules_test.yml"], cwd=PROM_DIR)
+    print(out.strip())
+
+    tmp = tempfile.mkdtemp(prefix="simcsepp_prom_")
+    driver = prom = None
+    try:
+        run_dir = os.path.join(tmp, "run")
+        os.makedirs(run_dir)
+        driver = subprocess.Popen([DRIVER, "serve", "--run-dir", run_dir, "--ranks", "2",
+                                   "--run-id", "svc-test", "--step-ms", "50"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([driver.stdout], [], [], 20)
+        line = driver.stdout.readline().split() if ready else []
+        if not line or line[0] != "ready" or len(line) != 3:
+            fail(f"driver did not report ready: {line}")
+        endpoints = line[1:]
+        targets_file = os.path.join(run_dir, "prometheus_targets.json")
+        with open(targets_file) as f:
+            groups = json.load(f)
+        if groups[0]["targets"] != endpoints or groups[0]["labels"].get("run_id") != "svc-test":
+            fail(f"file_sd content {groups} does not list {endpoints}")
+        print(f"driver serves {endpoints}")
+
+        # 2. Each rank's exposition passes promtool's linter, with the right Content-Type.
+        for endpoint in endpoints:
+            status, headers, body = http_get(f"http://{endpoint}/metrics")
+            if status != 200 or not headers["Content-Type"].startswith("text/plain; version=0.0.4"):
+                fail(f"{endpoint}: status {status}, Content-Type {headers['Content-Type']}")
+            lint = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, text=True)
+            if lint.returncode != 0 or lint.stdout.strip() or lint.stderr.strip():
+                fail(f"promtool check metrics on {endpoint}:\n{lint.stdout}{lint.stderr}")
+
+        # The shipped config, with test intervals and absolute paths; targets linked as documented.
+        with open(os.path.join(PROM_DIR, "prometheus.yml")) as f:
+            config = yaml.safe_load(f)
+        config["global"]["scrape_interval"] = "1s"
+        config["global"]["evaluation_interval"] = "1s"
+        config["rule_files"] = [os.path.join(PROM_DIR, r) for r in config["rule_files"]]
+        (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "simcsepp"]
+        job["scrape_interval"] = "1s"
+        job["scrape_timeout"] = "1s"
+        targets_dir = os.path.join(tmp, "targets")
+        os.makedirs(targets_dir)
+        os.symlink(targets_file, os.path.join(targets_dir, "svc-test.json"))
+        job["file_sd_configs"][0]["files"] = [os.path.join(targets_dir, "*.json")]
+        job["file_sd_configs"][0]["refresh_interval"] = "1s"
+        config_path = os.path.join(tmp, "prometheus.yml")
+        with open(config_path, "w") as f:
+            yaml.safe_dump(config, f)
+        run([promtool, "check", "config", config_path])
+
+        port = free_port()
+        api = f"http://127.0.0.1:{port}"
+        prom_log = open(os.path.join(tmp, "prometheus.log"), "w")
+        prom = subprocess.Popen([prometheus, f"--config.file={config_path}",
+                                 f"--storage.tsdb.path={os.path.join(tmp, 'data')}",
+                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+                                stdout=prom_log, stderr=subprocess.STDOUT)
+
+        def query(expr):
+            _, _, body = http_get(f"{api}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+            reply = json.loads(body)
+            if reply["status"] != "success":
+                fail(f"query {expr}: {reply}")
+            return reply["data"]["result"]
+
+        def alerts():
+            _, _, body = http_get(f"{api}/api/v1/alerts")
+            return json.loads(body)["data"]["alerts"]
+
+        wait_for("Prometheus ready", lambda: http_get(f"{api}/-/ready")[0] == 200, 30)
+
+        # 3. Both ranks discovered through file_sd and scraped, with their labels.
+        def scraped():
+            result = query('simcsepp_train_loss{job="simcsepp",run_id="svc-test"}')
+            ranks = sorted(r["metric"].get("rank") for r in result)
+            return result if ranks == ["0", "1"] else None
+        result = wait_for("both ranks' simcsepp_train_loss", scraped, 30)
+        for r in result:
+            m = r["metric"]
+            if m.get("host") != "localhost" or m["instance"] not in endpoints or "exported_run_id" in m:
+                fail(f"unexpected labels {m}")
+            if not (0 < float(r["value"][1]) < 10):
+                fail(f"implausible loss {r}")
+        up = query('up{job="simcsepp"}')
+        if sorted(float(u["value"][1]) for u in up) != [1.0, 1.0]:
+            fail(f"up is {up}")
+        steps = query('simcsepp_steps_total{run_id="svc-test"}')
+        print(f"scraped ranks {sorted(r['metric']['rank'] for r in result)}, "
+              f"steps so far {[s['value'][1] for s in steps]}")
+
+        # 4. Every dashboard query returns data for this run; every rule expression evaluates.
+        with open(DASHBOARD) as f:
+            dashboard = json.load(f)
+        exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+        time.sleep(3)  # enough samples for rate() over a few seconds
+        for expr in exprs:
+            q = expr.replace("$run_id", "svc-test").replace("$__rate_interval", "4s")
+            if not query(q):
+                fail(f"dashboard query returns no data: {q}")
+        with open(os.path.join(PROM_DIR, "simcsepp_rules.yml")) as f:
+            rules = yaml.safe_load(f)
+        for group in rules["groups"]:
+            for rule in group["rules"]:
+                query(rule["expr"])  # fails the test if Prometheus rejects it
+        print(f"{len(exprs)} dashboard queries return data")
+
+        # 5. Healthy: nothing fires. Then a NaN loss fires SimcseppNonFiniteLoss on both ranks.
+        time.sleep(2)  # a few rule evaluations on healthy data
+        firing = [a for a in alerts() if a["state"] == "firing"]
+        if firing:
+            fail(f"alerts fire on a healthy run: {firing}")
+        driver.stdin.write("nan\n")
+        driver.stdin.flush()
+
+        def nan_alerts():
+            hits = [a for a in alerts()
+                    if a["labels"]["alertname"] == "SimcseppNonFiniteLoss" and a["state"] == "firing"]
+            return hits if sorted(a["labels"]["rank"] for a in hits) == ["0", "1"] else None
+        hits = wait_for("SimcseppNonFiniteLoss firing on both ranks", nan_alerts, 30)
+        print(f"alert fired: {[(a['labels']['alertname'], a['labels']['rank'], a['annotations']['summary']) for a in hits]}")
+        skipped = query('simcsepp_skipped_steps_total{run_id="svc-test"} > 0')
+        if len(skipped) != 2:
+            fail(f"skipped steps not counted: {skipped}")
+
+        # A dev-score drop of 0.1 fires SimcseppDevScoreRegression.
+        driver.stdin.write("regress\n")
+        driver.stdin.flush()
+        wait_for("SimcseppDevScoreRegression firing",
+                 lambda: [a for a in alerts() if a["labels"]["alertname"] == "SimcseppDevScoreRegression"
+                          and a["state"] == "firing"], 30)
+        print("dev regression alert fired")
+
+        # 6. The driver exits: Prometheus sees both targets down.
+        driver.stdin.write("quit\n")
+        driver.stdin.flush()
+        driver.wait(timeout=20)
+        wait_for("up == 0 for both targets",
+                 lambda: sorted(float(u["value"][1]) for u in query('up{job="simcsepp"}')) == [0.0, 0.0], 20)
+        print("PASS")
+    except SystemExit:
+        log = os.path.join(tmp, "prometheus.log")
+        if os.path.exists(log):
+            with open(log) as f:
+                print("--- prometheus.log (tail) ---\n" + "".join(f.readlines()[-30:]))
+        raise
+    finally:
+        for p in (driver, prom):
+            if p and p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
