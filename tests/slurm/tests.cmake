@@ -1,0 +1,12 @@
+# Slurm service tests: each test starts its own one-node Slurm (munge, slurmctld, slurmd on
+# loopback, state under a temp dir), submits real sbatch jobs and stops the daemons again.
+# They need the Debian packages slurmctld, slurmd, slurm-client, munge (scripts/setup.sh) and
+# root (slurmd runs jobs as root here); missing pieces make them fail, never skip.
+# RESOURCE_LOCK: one Slurm test at a time, each uses both cores.
+function(simcsepp_add_slurm_test name script timeout)
+  add_test(NAME ${name} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/slurm/${script})
+  set_tests_properties(${name} PROPERTIES ENVIRONMENT "${SIMCSEPP_TEST_ENV}" TIMEOUT ${timeout}
+    RESOURCE_LOCK slurm PROCESSORS 2 LABELS slurm)
+endfunction()
+
+simcsepp_add_slurm_test(slurm.launchers_and_template_errors trivial_job_test.sh 180)
