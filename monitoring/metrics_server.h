@@ -33,6 +33,9 @@ class MetricsServer {
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
+  // False in builds without civetweb (then the constructor throws).
+  static bool available();
+
   int port() const;               // the port actually bound
   std::uint64_t scrapes() const;  // successful GET /metrics so far
 

@@ -17,6 +17,7 @@ MetricsServer::MetricsServer(const Registry&, const std::string& bind_address, i
               "disable the metrics endpoint, or apt-get install libcivetweb-dev and rebuild");
 }
 MetricsServer::~MetricsServer() = default;
+bool MetricsServer::available() { return false; }
 int MetricsServer::port() const { return 0; }
 std::uint64_t MetricsServer::scrapes() const { return 0; }
 

@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "cluster/base/error.h"
+#include "cluster/base/log.h"
 #include "monitoring/bus_bandwidth.h"
 #include "monitoring/metrics_server.h"
 #include "monitoring/text_exposition.h"
@@ -214,6 +215,13 @@ TrainingMetrics::TrainingMetrics(const MetricsOptions& options) : options_(optio
   for (Gauge* g : {&m_->loss, &m_->instance_loss, &m_->dcl_loss, &m_->grad_norm, &m_->dev_spearman,
                    &m_->dev_spearman_best, &m_->dev_alignment, &m_->dev_uniformity, &m_->mfu, &m_->effective_rank}) {
     g->set(std::nan(""));  // "not measured yet", distinct from a real 0
+  }
+  if (options_.enabled && !MetricsServer::available()) {
+    // The GPU machine may lack civetweb: train anyway, loudly, rather than refuse to start.
+    LOG_WARN(
+        "this build has no HTTP server (civetweb not found): /metrics is disabled. HINT: "
+        "apt-get install libcivetweb-dev (or carry it with scripts/device-build.sh) and rebuild");
+    options_.enabled = false;
   }
   if (options_.enabled) {
     const int port = options_.base_port == 0 ? 0 : options_.base_port + options_.local_rank;

@@ -20,7 +20,8 @@
 // created in the constructor (record_collective with an op first seen later takes the registry
 // mutex once for that op). Scrapes run on the HTTP server's threads and never block them.
 // With enabled = false no server runs and nothing binds, but record_* still update the registry
-// (render() works), so the caller needs no branches.
+// (render() works), so the caller needs no branches. A build without civetweb behaves as
+// enabled = false and logs a warning once per TrainingMetrics.
 #pragma once
 
 #include <cstdint>

@@ -130,6 +130,7 @@ MetricsServer::~MetricsServer() {
   if (impl_ && impl_->context) mg_stop(impl_->context);
 }
 
+bool MetricsServer::available() { return true; }
 int MetricsServer::port() const { return impl_->port; }
 std::uint64_t MetricsServer::scrapes() const { return impl_->scrapes.load(); }
 
