@@ -17,6 +17,7 @@
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
 #include "monitoring/bus_bandwidth.h"
+#include "monitoring/jsonl_metric_log.h"
 #include "monitoring/metrics_server.h"
 #include "monitoring/text_exposition.h"
 #include "simcsepp/build_config.h"
@@ -216,6 +217,7 @@ TrainingMetrics::TrainingMetrics(const MetricsOptions& options) : options_(optio
                    &m_->dev_spearman_best, &m_->dev_alignment, &m_->dev_uniformity, &m_->mfu, &m_->effective_rank}) {
     g->set(std::nan(""));  // "not measured yet", distinct from a real 0
   }
+  if (!options_.jsonl_path.empty()) log_ = std::make_unique<JsonlMetricLog>(options_.jsonl_path, options_.rank);
   if (options_.enabled && !MetricsServer::available()) {
     // The GPU machine may lack civetweb: train anyway, loudly, rather than refuse to start.
     LOG_WARN(
@@ -277,6 +279,7 @@ void TrainingMetrics::record_step(const StepRecord& r) {
   if (r.gpu_memory_reserved_bytes) m.gpu_reserved.set(*r.gpu_memory_reserved_bytes);
   // Last: a scrape that sees the new heartbeat sees the rest of this step too.
   m.heartbeat.set(r.timestamp_seconds ? *r.timestamp_seconds : unix_now());
+  if (log_) log_->write_step(r);
 }
 
 void TrainingMetrics::record_eval(const EvalRecord& r) {
@@ -291,11 +294,13 @@ void TrainingMetrics::record_eval(const EvalRecord& r) {
   if (r.uniformity) m.dev_uniformity.set(*r.uniformity);
   m.dev_step.set(double(r.step));
   m.evaluations.increment();
+  if (log_) log_->write_eval(r);
 }
 
 void TrainingMetrics::record_checkpoint(double seconds) {
   m_->checkpoint_last.set(seconds);
   m_->checkpoint_duration.observe(seconds);
+  if (log_) log_->write_checkpoint(seconds);
 }
 
 void TrainingMetrics::record_collective(const std::string& op, double bytes, double seconds, int world) {

@@ -35,6 +35,7 @@
 namespace simcsepp::monitoring {
 
 class MetricsServer;
+class JsonlMetricLog;
 
 struct MetricsOptions {
   bool enabled = true;                     // false: no HTTP server (registry still updated)
@@ -43,8 +44,9 @@ struct MetricsOptions {
   int local_rank = 0;
   int rank = 0;
   int world_size = 1;
-  std::string host;    // label and the host part of endpoint(); "" = gethostname()
-  std::string run_id;  // label that tells runs apart on one dashboard
+  std::string host;        // label and the host part of endpoint(); "" = gethostname()
+  std::string run_id;      // label that tells runs apart on one dashboard
+  std::string jsonl_path;  // also append every record to this JSON-lines file ("" = no log)
 };
 
 // One optimizer step, as the trainer measured it. Times are in seconds; std::nullopt fields
@@ -112,6 +114,7 @@ class TrainingMetrics {
   MetricsOptions options_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<Metrics> m_;
+  std::unique_ptr<JsonlMetricLog> log_;
   std::unique_ptr<MetricsServer> server_;
 };
 
