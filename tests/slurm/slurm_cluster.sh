@@ -83,6 +83,7 @@ slurm_cluster_start() {
   # cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
   cat >"$d/slurm.conf" <<EOF
 ClusterName=simcsepptest
+MailProg=/bin/true
 SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
@@ -90,7 +91,7 @@ SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$d/munge/socket,cred_expire=10
+AuthInfo=socket=$d/munge/socket,cred_expire=5
 StateSaveLocation=$d/state
 SlurmdSpoolDir=$d/spool
 SlurmctldPidFile=$d/slurmctld.pid
@@ -106,6 +107,8 @@ MpiDefault=none
 JobRequeue=1
 ReturnToService=2
 SchedulerType=sched/backfill
+# Short scheduling passes: a requeued job starts seconds after its credentials expire.
+SchedulerParameters=sched_interval=2,bf_interval=2
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 AccountingStorageType=accounting_storage/none
