@@ -106,13 +106,26 @@ TEST_F(MetricsServerTest, ScrapesDoNotBlockUpdates) {
   EXPECT_GT(updates.load(), 1000u);
 }
 
-TEST(MetricsServer, BindFailureNamesAddress) {
+TEST_F(MetricsServerTest, TakenPortIsAnErrorNamingAddressAndPort) {
+  Registry other;
+  const std::string where = "127.0.0.1:" + std::to_string(port());
+  try {
+    MetricsServer second(other, "127.0.0.1", port());
+    FAIL() << "binding a taken port did not throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("HINT"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(get(port(), "/metrics").status, 200);  // the first server is unaffected
+}
+
+TEST(MetricsServer, BadBindAddressIsAnErrorNamingIt) {
   Registry registry;
   try {
-    MetricsServer server(registry, "203.0.113.1", 0);  // TEST-NET-3: not a local address
-    FAIL() << "binding a foreign address did not throw";
+    MetricsServer server(registry, "300.1.2.3", 0);
+    FAIL() << "binding an invalid address did not throw";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("203.0.113.1:0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("300.1.2.3:0"), std::string::npos) << e.what();
   }
 }
 
