@@ -18,7 +18,9 @@
 //
 // Threading: record_* may be called from any thread; they only do atomic updates on metrics
 // created in the constructor (record_collective with an op first seen later takes the registry
-// mutex once for that op). Scrapes run on the HTTP server's threads and never block them.
+// mutex once for that op). Scrapes run on the HTTP server's threads and never block them. With
+// jsonl_path set, each record_* also appends a line under the log's own mutex (never taken by a
+// scrape; the file is flushed every 5 s, so a step costs a buffered write, not a syscall).
 // With enabled = false no server runs and nothing binds, but record_* still update the registry
 // (render() works), so the caller needs no branches. A build without civetweb behaves as
 // enabled = false and logs a warning once per TrainingMetrics.
