@@ -1,0 +1,70 @@
+// objective_config.cpp - parsing and validation of the --objective spelling.
+#include "model/objective_config.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "cluster/base/error.h"
+
+namespace simcsepp::model {
+
+namespace {
+
+const char* kObjectiveHint =
+    "use simcse, off-dropout, dcl, simcse++ (= off-dropout+dcl) or supervised, or join them "
+    "with '+', e.g. supervised+dcl";
+
+}  // namespace
+
+std::string ObjectiveConfig::name() const {
+  std::string n = supervised ? "supervised" : "simcse";
+  if (off_dropout) n += "+off-dropout";
+  if (dcl) n += "+dcl";
+  return n;
+}
+
+void ObjectiveConfig::validate() const {
+  auto positive = [](double v, const char* key, const char* hint) {
+    if (!(std::isfinite(v) && v > 0)) {
+      std::ostringstream os;
+      os << key << " must be a positive finite number, got " << v;
+      throw Error(os.str(), key, hint);
+    }
+  };
+  positive(temperature, "--temperature", "the paper uses 0.05");
+  positive(pos_ratio, "--pos-ratio", "SimCSE++ uses 1.0; the off-dropout-only script 0.9");
+  positive(dcl_temperature, "--dcl-temperature", "the paper uses 5");
+  positive(hard_negative_weight, "--hard-negative-weight", "1 weighs hard negatives like the others");
+  if (!(std::isfinite(dcl_weight) && dcl_weight >= 0)) {
+    throw Error("--dcl-weight must be >= 0, got " + std::to_string(dcl_weight), "--dcl-weight", "the paper uses 0.1");
+  }
+}
+
+ObjectiveConfig parse_objective(const std::string& spec) {
+  ObjectiveConfig cfg;
+  if (spec.empty()) throw Error("empty objective", "--objective", kObjectiveHint);
+  std::stringstream ss(spec);
+  std::string part;
+  while (std::getline(ss, part, '+')) {
+    // "simcse++" splits into "simcse", "", "".
+    if (part.empty()) {
+      if (spec.find("simcse++") == std::string::npos) {
+        throw Error("malformed objective '" + spec + "'", "--objective", kObjectiveHint);
+      }
+      cfg.off_dropout = true;
+      cfg.dcl = true;
+    } else if (part == "simcse" || part == "unsup" || part == "unsupervised") {
+    } else if (part == "off-dropout" || part == "off_dropout") {
+      cfg.off_dropout = true;
+    } else if (part == "dcl") {
+      cfg.dcl = true;
+    } else if (part == "supervised" || part == "sup") {
+      cfg.supervised = true;
+    } else {
+      throw Error("unknown objective '" + part + "' in '" + spec + "'", "--objective", kObjectiveHint);
+    }
+  }
+  return cfg;
+}
+
+}  // namespace simcsepp::model

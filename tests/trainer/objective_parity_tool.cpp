@@ -1,0 +1,75 @@
+// objective_parity_tool.cpp - test helper driven by tests/python/objective_parity.py.
+//
+//   objective_parity_tool embeddings <dir>
+// reads <dir>/spec.json (objective name and hyperparameters, view shapes) and <view>.f32 files,
+// evaluates model::objective_loss with a single-process communicator, runs backward and writes
+// <dir>/result.json (loss parts) and grad_<view>.f32 for every input view.
+#include <torch/torch.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cluster/single_process_communicator.h"
+#include "model/objective.h"
+#include "tests/trainer/raw_tensor_io.h"
+
+using namespace simcsepp;
+
+namespace {
+
+model::ObjectiveConfig config_from(const nlohmann::json& spec) {
+  auto cfg = model::parse_objective(spec.at("objective").get<std::string>());
+  cfg.temperature = spec.value("temperature", cfg.temperature);
+  cfg.pos_ratio = spec.value("pos_ratio", cfg.pos_ratio);
+  cfg.dcl_weight = spec.value("dcl_weight", cfg.dcl_weight);
+  cfg.dcl_temperature = spec.value("dcl_temperature", cfg.dcl_temperature);
+  cfg.hard_negative_weight = spec.value("hard_negative_weight", cfg.hard_negative_weight);
+  cfg.validate();
+  return cfg;
+}
+
+int run_embeddings(const std::string& dir) {
+  std::ifstream in(dir + "/spec.json");
+  const auto spec = nlohmann::json::parse(in);
+  const auto cfg = config_from(spec);
+  std::map<std::string, torch::Tensor> views;
+  for (const auto& [name, shape] : spec.at("views").items()) {
+    views[name] = testing::read_f32(dir + "/" + name + ".f32", shape.get<std::vector<int64_t>>()).requires_grad_(true);
+  }
+  auto get = [&](const char* n) { return views.count(n) ? views[n] : torch::Tensor(); };
+  model::ObjectiveViews v{get("anchor"),     get("positive"),     get("hard_negative"),
+                          get("anchor_off"), get("positive_off"), get("hard_negative_off")};
+  cluster::SingleProcessCommunicator comm;
+  const auto loss = model::objective_loss(comm, cfg, v);
+  loss.total.backward();
+  nlohmann::json result = {{"objective", cfg.name()},
+                           {"total", loss.total.item<double>()},
+                           {"instance", loss.instance.item<double>()},
+                           {"dcl", loss.dcl.item<double>()}};
+  for (auto& [name, t] : views) {
+    // A view the objective ignores has no gradient: report zeros, the oracle expects that too.
+    testing::write_f32(dir + "/grad_" + name + ".f32", t.grad().defined() ? t.grad() : torch::zeros_like(t));
+  }
+  std::ofstream(dir + "/result.json") << result.dump(2);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::cerr << "usage: objective_parity_tool embeddings <dir>\n";
+    return 2;
+  }
+  try {
+    const std::string mode = argv[1];
+    if (mode == "embeddings") return run_embeddings(argv[2]);
+    std::cerr << "unknown mode " << mode << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "objective_parity_tool: " << e.what() << "\n";
+    return 1;
+  }
+}
