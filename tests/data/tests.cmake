@@ -7,3 +7,12 @@ target_link_libraries(data_tokenize_ids PRIVATE simcsepp_data simcsepp_warnings)
 set_target_properties(data_tokenize_ids PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 
 simcsepp_add_python_test(data.tokenizer_parity tokenizer_parity.py)
+
+# Multi-rank reader tests: a small non-GoogleTest binary under mpirun with 1, 2 and 3 ranks.
+add_executable(test_data_mpi ${CMAKE_CURRENT_SOURCE_DIR}/data/mpi/reader_mpi_main.cpp)
+target_link_libraries(test_data_mpi PRIVATE simcsepp_data MPI::MPI_CXX simcsepp_warnings)
+target_include_directories(test_data_mpi PRIVATE ${PROJECT_SOURCE_DIR})
+set_target_properties(test_data_mpi PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_add_mpi_test(data.reader_np1 1 test_data_mpi)
+simcsepp_add_mpi_test(data.reader_np2 2 test_data_mpi)
+simcsepp_add_mpi_test(data.reader_np3 3 test_data_mpi)

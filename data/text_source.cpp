@@ -1,0 +1,163 @@
+// text_source.cpp - line, CSV and record readers for prep inputs (see text_source.h).
+#include "data/text_source.h"
+
+#include <zlib.h>
+
+#include <fstream>
+
+#include "cluster/base/error.h"
+
+namespace simcsepp::data {
+
+namespace {
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+InputFormat input_format_of(const std::string& path) {
+  return ends_with(path, ".csv") || ends_with(path, ".csv.gz") ? InputFormat::kCsv : InputFormat::kText;
+}
+
+LineReader::LineReader(const std::string& path) : path_(path) {
+  gz_ = gzopen(path.c_str(), "rb");
+  if (!gz_) throw Error("cannot open input file", path, "check the path and permissions");
+  gzbuffer(static_cast<gzFile>(gz_), 1 << 20);
+}
+
+LineReader::~LineReader() {
+  if (gz_) gzclose(static_cast<gzFile>(gz_));
+}
+
+bool LineReader::fill() {
+  if (eof_) return false;
+  buffer_.erase(0, pos_);
+  pos_ = 0;
+  const size_t old = buffer_.size();
+  buffer_.resize(old + (1 << 20));
+  const int n = gzread(static_cast<gzFile>(gz_), buffer_.data() + old, 1 << 20);
+  if (n < 0) {
+    int errnum = 0;
+    const char* msg = gzerror(static_cast<gzFile>(gz_), &errnum);
+    throw Error(std::string("read error: ") + msg, path_ + ":" + std::to_string(line_number_ + 1),
+                "is the gzip file truncated or corrupt?");
+  }
+  buffer_.resize(old + static_cast<size_t>(n));
+  if (n == 0) eof_ = true;
+  return n > 0;
+}
+
+bool LineReader::next(std::string& line, int64_t* line_number) {
+  for (;;) {
+    const size_t nl = buffer_.find('\n', pos_);
+    if (nl != std::string::npos) {
+      line.assign(buffer_, pos_, nl - pos_);
+      pos_ = nl + 1;
+      break;
+    }
+    if (!fill()) {
+      if (pos_ >= buffer_.size()) return false;
+      line.assign(buffer_, pos_, std::string::npos);  // last line without '\n'
+      pos_ = buffer_.size();
+      break;
+    }
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  ++line_number_;
+  if (line_number) *line_number = line_number_;
+  return true;
+}
+
+bool parse_csv_record(std::string_view text, std::vector<std::string>& fields) {
+  fields.clear();
+  fields.emplace_back();
+  bool in_quotes = false;
+  bool field_start = true;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_quotes) {
+      if (c == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          fields.back().push_back('"');
+          ++i;
+        } else {
+          in_quotes = false;
+        }
+      } else {
+        fields.back().push_back(c);
+      }
+    } else if (c == ',') {
+      fields.emplace_back();
+      field_start = true;
+      continue;
+    } else if (c == '"' && field_start) {
+      in_quotes = true;
+    } else {
+      fields.back().push_back(c);
+    }
+    field_start = false;
+  }
+  return !in_quotes;
+}
+
+RecordReader::RecordReader(const std::string& path) : lines_reader_(path), format_(input_format_of(path)) {
+  if (format_ == InputFormat::kText) {
+    columns_ = {"text"};
+    return;
+  }
+  int64_t line_no = 0;
+  std::string header;
+  if (!lines_reader_.next(header, &line_no)) {
+    throw Error("CSV file is empty (no header)", path + ":1", "the first line must be sent0,sent1[,hard_neg]");
+  }
+  lines_ = 1;
+  if (header.rfind("\xEF\xBB\xBF", 0) == 0) header.erase(0, 3);  // UTF-8 byte order mark
+  std::vector<std::string> names;
+  parse_csv_record(header, names);
+  for (auto& n : names) {
+    while (!n.empty() && (n.back() == ' ' || n.back() == '\t')) n.pop_back();
+    while (!n.empty() && (n.front() == ' ' || n.front() == '\t')) n.erase(0, 1);
+  }
+  const bool pair = names == std::vector<std::string>{"sent0", "sent1"};
+  const bool triplet = names == std::vector<std::string>{"sent0", "sent1", "hard_neg"};
+  if (!pair && !triplet) {
+    throw Error("wrong CSV header '" + header + "'", path + ":1",
+                "supervised data needs the header sent0,sent1 or sent0,sent1,hard_neg (SimCSE's NLI format)");
+  }
+  columns_ = names;
+}
+
+bool RecordReader::next(SourceRecord& record) {
+  int64_t line_no = 0;
+  if (!lines_reader_.next(line_, &line_no)) return false;
+  ++lines_;
+  record.line = line_no;
+  if (format_ == InputFormat::kText) {
+    record.fields.resize(1);
+    record.fields[0] = line_;
+    return true;
+  }
+  std::string text = line_;
+  while (!parse_csv_record(text, record.fields)) {
+    if (!lines_reader_.next(line_, nullptr)) {
+      throw Error("unterminated quoted field at end of file", lines_reader_.path() + ":" + std::to_string(line_no),
+                  "a field opened with \" must be closed with \"");
+    }
+    ++lines_;
+    text += '\n';
+    text += line_;
+  }
+  // A blank line is an empty record (counted and skipped by prep), not a malformed one.
+  if (record.fields.size() == 1 && record.fields[0].empty()) return true;
+  if (record.fields.size() != columns_.size()) {
+    throw Error("CSV record has " + std::to_string(record.fields.size()) + " fields, the header has " +
+                    std::to_string(columns_.size()),
+                lines_reader_.path() + ":" + std::to_string(line_no),
+                "quote fields that contain commas (\"a, b\"); every record needs all columns");
+  }
+  return true;
+}
+
+}  // namespace simcsepp::data
