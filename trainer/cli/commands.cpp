@@ -4,9 +4,11 @@
 namespace simcsepp::cli {
 
 std::unique_ptr<Command> make_inspect_command();
+std::unique_ptr<Command> make_prep_command();
 
 std::vector<std::unique_ptr<Command>> all_commands() {
   std::vector<std::unique_ptr<Command>> c;
+  c.push_back(make_prep_command());
   c.push_back(make_inspect_command());
   return c;
 }
