@@ -137,7 +137,8 @@ void init_bert_weights(torch::nn::Module& module, const BertConfig& config, std:
     else
       w.normal_(0.0, config.initializer_range);
   };
-  for (auto& m : module.modules(/*include_self=*/true)) {
+  // Children only: the module itself may be under construction (not yet in a shared_ptr).
+  for (auto& m : module.modules(/*include_self=*/false)) {
     if (auto* linear = m->as<nn::Linear>()) {
       normal(linear->weight);
       if (linear->bias.defined()) linear->bias.zero_();

@@ -126,7 +126,7 @@ class BertModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BertModel);
 
-// transformers' BertPreTrainedModel._init_weights for every submodule of `module`: Linear and
+// transformers' BertPreTrainedModel._init_weights for every submodule below `module`: Linear and
 // Embedding weights ~ N(0, initializer_range) from `generator` (default generator if undefined),
 // biases 0, LayerNorm 1/0, the padding row of word embeddings 0.
 void init_bert_weights(torch::nn::Module& module, const BertConfig& config,

@@ -245,7 +245,10 @@ void export_hf_model(SentenceEncoder& encoder, const std::string& vocab_path, Po
                       {{"linear.weight", encoder->mlp->dense->weight.to(torch::kFloat32)},
                        {"linear.bias", encoder->mlp->dense->bias.to(torch::kFloat32)}});
   } else {
-    fs::remove_all(out / "2_Dense", ec);  // a stale head from an earlier export would change the pipeline
+    // A stale head from an earlier export would change the pipeline. (Not fs::remove_all: the
+    // copy libtorch.so exports crashes when it is the one the dynamic linker binds.)
+    for (const char* f : {"config.json", "model.safetensors"}) fs::remove(out / "2_Dense" / f, ec);
+    fs::remove(out / "2_Dense", ec);
   }
   write_json_file(out / "modules.json", modules);
   write_json_file(out / "sentence_bert_config.json",
