@@ -16,3 +16,19 @@ set_target_properties(test_data_mpi PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_
 simcsepp_add_mpi_test(data.reader_np1 1 test_data_mpi)
 simcsepp_add_mpi_test(data.reader_np2 2 test_data_mpi)
 simcsepp_add_mpi_test(data.reader_np3 3 test_data_mpi)
+
+# libFuzzer target for the CSV parser and tokenizer: only with -DSIMCSEPP_FUZZ=ON and clang.
+# The data sources are compiled into it directly so they carry the fuzzer's coverage hooks.
+if(SIMCSEPP_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "simcsepp: SIMCSEPP_FUZZ needs clang. HINT: -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang")
+  endif()
+  file(GLOB _data_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/data/*.cpp)
+  add_executable(fuzz_data_parsers ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_data_parsers.cpp ${_data_srcs})
+  target_include_directories(fuzz_data_parsers PRIVATE ${PROJECT_SOURCE_DIR})
+  target_compile_options(fuzz_data_parsers PRIVATE -fsanitize=fuzzer,address,undefined -g -O1)
+  target_link_options(fuzz_data_parsers PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_data_parsers PRIVATE simcsepp_base simcsepp_hdf5 simcsepp_utf8proc
+                        nlohmann_json::nlohmann_json ZLIB::ZLIB Threads::Threads)
+  set_target_properties(fuzz_data_parsers PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+endif()
