@@ -8,8 +8,7 @@ namespace {
 
 class AllGatherFunction : public torch::autograd::Function<AllGatherFunction> {
  public:
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& local,
-                               Communicator* comm) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& local, Communicator* comm) {
     ctx->saved_data["comm"] = reinterpret_cast<int64_t>(comm);
     return comm->all_gather(local.contiguous());
   }

@@ -11,11 +11,21 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
 #include <string>
 
 namespace simcsepp::cluster {
 
 enum class ReduceOp { kSum, kAvg, kMax };
+
+// A collective launched without waiting for it. wait() makes its result visible to work issued
+// afterwards: on GPU the current stream waits on the communication stream (no host sync); on
+// CPU the collective has already completed. Call wait() exactly once, from the training thread.
+class CollectiveWork {
+ public:
+  virtual ~CollectiveWork() = default;
+  virtual void wait() = 0;
+};
 
 class Communicator {
  public:
@@ -28,6 +38,10 @@ class Communicator {
 
   // In place: every rank ends with op over all ranks' `tensor`.
   virtual void all_reduce(at::Tensor& tensor, ReduceOp op) = 0;
+  // As all_reduce, but may return before completion (NCCL: queued on the communication stream,
+  // so the gradient reducer overlaps it with the rest of backward). `tensor` must stay alive
+  // and unmodified until wait(). Default: synchronous all_reduce.
+  virtual std::unique_ptr<CollectiveWork> all_reduce_async(at::Tensor& tensor, ReduceOp op);
   // Returns [world * d0, ...]: ranks' tensors concatenated along dim 0 in rank order.
   virtual at::Tensor all_gather(const at::Tensor& tensor) = 0;
   // input [world * d0, ...] -> [d0, ...]: rank r gets the sum over ranks of slice r.

@@ -1,40 +1,143 @@
+// gradient_reducer.cpp - flat gradient buffers, buckets, and their hook-driven all-reduce.
 #include "cluster/gradient_reducer.h"
 
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/torch.h>
 
 #include <map>
 
+#include "cluster/base/error.h"
+
 namespace simcsepp::cluster {
 
-GradientReducer::GradientReducer(Communicator& comm, std::vector<torch::Tensor> params)
-    : comm_(comm), params_(std::move(params)) {
-  // One flat buffer per (dtype, device); each param's grad becomes a view of its slice.
+namespace {
+
+class ReadyHook final : public torch::autograd::PostAccumulateGradHook {
+ public:
+  ReadyHook(GradientReducer* reducer, size_t index) : reducer_(reducer), index_(index) {}
+  void operator()(const torch::autograd::Variable&) override { reducer_->on_gradient_ready(index_); }
+
+ private:
+  GradientReducer* reducer_;
+  size_t index_;
+};
+
+}  // namespace
+
+GradientReducer::GradientReducer(Communicator& comm, std::vector<torch::Tensor> params, GradientReducerOptions options)
+    : comm_(comm), params_(std::move(params)), options_(options) {
+  SIMCSEPP_CHECK(options_.bucket_bytes > 0, "bucket_bytes must be positive");
+  const size_t n = params_.size();
+  grad_views_.resize(n);
+  bucket_of_.resize(n);
+  seen_.assign(n, 0);
+  // Group by (dtype, device); inside a group, reverse registration order (backward order).
   std::map<std::pair<int, std::string>, std::vector<size_t>> groups;
-  for (size_t i = 0; i < params_.size(); ++i) {
-    const auto& p = params_[i];
-    groups[{static_cast<int>(p.scalar_type()), p.device().str()}].push_back(i);
+  for (size_t k = n; k-- > 0;) {
+    const auto& p = params_[k];
+    groups[{static_cast<int>(p.scalar_type()), p.device().str()}].push_back(k);
   }
   for (const auto& [key, idx] : groups) {
     int64_t total = 0;
     for (size_t i : idx) total += params_[i].numel();
     auto buffer = torch::zeros({total}, params_[idx.front()].options().requires_grad(false));
-    int64_t offset = 0;
+    const int64_t element = buffer.element_size();
+    int64_t offset = 0, bucket_start = 0;
+    size_t in_bucket = 0;
+    auto close_bucket = [&] {
+      if (in_bucket == 0) return;
+      Bucket b;
+      b.flat = buffer.narrow(0, bucket_start, offset - bucket_start);
+      b.expected = in_bucket;
+      buckets_.push_back(std::move(b));
+      bucket_start = offset;
+      in_bucket = 0;
+    };
     for (size_t i : idx) {
       auto& p = params_[i];
-      p.mutable_grad() = buffer.narrow(0, offset, p.numel()).view(p.sizes());
+      grad_views_[i] = buffer.narrow(0, offset, p.numel()).view(p.sizes());
+      bucket_of_[i] = buckets_.size();
       offset += p.numel();
+      ++in_bucket;
+      if ((offset - bucket_start) * element >= options_.bucket_bytes) close_bucket();
     }
+    close_bucket();
     buffers_.push_back(buffer);
+  }
+  install_views();
+  if (options_.overlap && comm_.world_size() > 1) {
+    for (size_t i = 0; i < n; ++i) {
+      if (!params_[i].requires_grad()) continue;
+      torch::autograd::impl::set_post_acc_grad_hooks(params_[i], std::make_unique<ReadyHook>(this, i));
+    }
+    hooks_installed_ = true;
+  }
+}
+
+GradientReducer::~GradientReducer() {
+  if (!hooks_installed_) return;
+  for (auto& p : params_) torch::autograd::impl::set_post_acc_grad_hooks(p, nullptr);
+}
+
+void GradientReducer::install_views() {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    auto& p = params_[i];
+    if (!p.grad().defined() || !p.grad().is_alias_of(grad_views_[i])) p.mutable_grad() = grad_views_[i];
   }
 }
 
 void GradientReducer::zero_grad() {
   for (auto& b : buffers_) b.zero_();
+  install_views();
+  for (auto& b : buckets_) {
+    b.ready = 0;
+    b.work.reset();
+  }
+  std::fill(seen_.begin(), seen_.end(), 0);
+  next_launch_ = 0;
+  launched_early_ = 0;
+  accumulated_twice_ = false;
+}
+
+void GradientReducer::on_gradient_ready(size_t i) {
+  if (seen_[i]) {
+    accumulated_twice_ = true;
+    return;
+  }
+  seen_[i] = 1;
+  if (++buckets_[bucket_of_[i]].ready == buckets_[bucket_of_[i]].expected) {
+    const size_t before = next_launch_;
+    launch_in_order(/*all=*/false);
+    launched_early_ += next_launch_ - before;
+  }
+}
+
+void GradientReducer::launch_in_order(bool all) {
+  while (next_launch_ < buckets_.size()) {
+    Bucket& b = buckets_[next_launch_];
+    if (!all && b.ready < b.expected) break;
+    b.work = comm_.all_reduce_async(b.flat, ReduceOp::kAvg);
+    ++next_launch_;
+  }
 }
 
 void GradientReducer::reduce() {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    SIMCSEPP_CHECK(params_[i].grad().defined() && params_[i].grad().is_alias_of(grad_views_[i]),
+                   "parameter " + std::to_string(i) +
+                       "'s .grad() is no longer a view of the reducer's flat buffer. HINT: call "
+                       "GradientReducer::zero_grad(), not optimizer.zero_grad() (set_to_none)");
+  }
+  SIMCSEPP_CHECK(!accumulated_twice_,
+                 "a gradient was accumulated after its bucket was all-reduced (two backward passes "
+                 "in one step). HINT: one backward per step, or construct the reducer with overlap=false");
   if (comm_.world_size() == 1) return;
-  for (auto& b : buffers_) comm_.all_reduce(b, ReduceOp::kAvg);
+  launch_in_order(/*all=*/true);
+  for (auto& b : buckets_) {
+    if (b.work) b.work->wait();
+    b.work.reset();
+  }
 }
 
 }  // namespace simcsepp::cluster

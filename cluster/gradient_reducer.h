@@ -1,35 +1,83 @@
-// gradient_reducer.h - averages gradients over ranks before the optimizer step.
+// gradient_reducer.h - averages gradients over ranks before the optimizer step, in buckets that
+// are launched while backward is still running.
 //
-// Gradients live in one flat buffer per dtype; every parameter's .grad() is a view into it, so
-// the all-reduce is a few large calls instead of one per tensor. Usage per step:
+// Gradients live in one flat buffer per (dtype, device); every parameter's .grad() is a view
+// into it, so the all-reduce is a few large calls instead of one per tensor. The buffer is cut
+// into buckets of about `bucket_bytes` (parameters in reverse registration order, the order in
+// which backward produces their gradients). A post-accumulate-grad hook on every parameter
+// counts the gradients a bucket has received; when a bucket is complete it is all-reduced
+// (average) with all_reduce_async - on NCCL queued on the communication stream, overlapping the
+// rest of backward; on MPI synchronously inside backward. Buckets are always launched in index
+// order, so every rank issues the same collectives in the same order even when gradients
+// arrive in a different order or some parameters get none (those buckets go at reduce()).
+//
+// Usage per step (one backward per step):
 //   reducer.zero_grad();   // before the forward passes (keeps the views, zeroes the buffer)
-//   loss.backward();
-//   reducer.reduce();      // after backward: every rank holds the average gradient
-// Calls come from the training thread only.
+//   loss.backward();       // buckets launch as they fill
+//   reducer.reduce();      // launches what is left, waits: every rank holds the average
+// Do not use optimizer.zero_grad() (set_to_none would detach .grad from the buffer; reduce()
+// detects that and fails). The hooks occupy each parameter's post-accumulate-grad hook slot.
+// Threading: the hooks run on the autograd thread while the training thread waits in backward;
+// zero_grad/reduce from the training thread.
 #pragma once
 
 #include <torch/types.h>
 
+#include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "cluster/communicator.h"
 
 namespace simcsepp::cluster {
 
+struct GradientReducerOptions {
+  int64_t bucket_bytes = 25 * 1024 * 1024;  // PyTorch DDP's default cap
+  bool overlap = true;                      // launch buckets from backward hooks
+};
+
 class GradientReducer {
  public:
-  GradientReducer(Communicator& comm, std::vector<torch::Tensor> params);
+  GradientReducer(Communicator& comm, std::vector<torch::Tensor> params, GradientReducerOptions options = {});
+  ~GradientReducer();  // removes the hooks
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
 
   void zero_grad();
   void reduce();
 
   // The flat gradient buffers (one per dtype), e.g. for the global grad norm.
   const std::vector<torch::Tensor>& buffers() const { return buffers_; }
+  // Introspection for tests and logs.
+  size_t bucket_count() const { return buckets_.size(); }
+  // Buckets launched from backward hooks (before reduce()) in the last step.
+  size_t buckets_launched_early() const { return launched_early_; }
+
+  // Called by the hooks (autograd thread).
+  void on_gradient_ready(size_t param_index);
 
  private:
+  struct Bucket {
+    torch::Tensor flat;   // a slice of one of buffers_
+    size_t expected = 0;  // parameters in the bucket
+    size_t ready = 0;     // gradients accumulated this step
+    std::unique_ptr<CollectiveWork> work;
+  };
+  void launch_in_order(bool all);
+  void install_views();
+
   Communicator& comm_;
   std::vector<torch::Tensor> params_;
+  GradientReducerOptions options_;
   std::vector<torch::Tensor> buffers_;
+  std::vector<torch::Tensor> grad_views_;  // per parameter: its slice, shaped like it
+  std::vector<size_t> bucket_of_;          // per parameter
+  std::vector<char> seen_;                 // per parameter: gradient arrived this step
+  std::vector<Bucket> buckets_;
+  size_t next_launch_ = 0;
+  size_t launched_early_ = 0;
+  bool accumulated_twice_ = false;
+  bool hooks_installed_ = false;
 };
 
 }  // namespace simcsepp::cluster
