@@ -1,0 +1,105 @@
+// sts_evaluation.cpp - cosine + Spearman scoring of STS pair sets and of the SentEval suite.
+#include "trainer/sts_evaluation.h"
+
+#include <torch/torch.h>
+
+#include <limits>
+
+#include "cluster/base/error.h"
+#include "cluster/base/log.h"
+#include "trainer/spearman.h"
+
+namespace simcsepp::trainer {
+
+std::vector<double> cosine_scores(const torch::Tensor& a, const torch::Tensor& b) {
+  SIMCSEPP_CHECK(a.dim() == 2 && a.sizes() == b.sizes(), "cosine_scores needs two [N, H] tensors of one shape");
+  auto x = a.to(torch::kFloat32);
+  auto y = b.to(torch::kFloat32);
+  // SentEval: dot / (|u| |v|) with nan_to_num on inputs and result; a zero vector scores 0.
+  auto cos = (x * y).sum(1) / (x.norm(2, 1) * y.norm(2, 1));
+  cos = torch::nan_to_num(cos, 0.0, 0.0, 0.0).to(torch::kCPU).contiguous();
+  const float* p = cos.data_ptr<float>();
+  return std::vector<double>(p, p + cos.numel());
+}
+
+namespace {
+
+// Cosine of each pair; both sides go through one embed() call, since sorting all 2N sentences
+// by length pads least.
+std::vector<double> pair_cosines(SentenceEmbedder& embedder, const data::StsPairSet& pairs) {
+  std::vector<std::string> sentences = pairs.first;
+  sentences.insert(sentences.end(), pairs.second.begin(), pairs.second.end());
+  const auto emb = embedder.embed(sentences);
+  const int64_t n = pairs.size();
+  return cosine_scores(emb.narrow(0, 0, n), emb.narrow(0, n, n));
+}
+
+}  // namespace
+
+StsScore score_pairs(SentenceEmbedder& embedder, const data::StsPairSet& pairs) {
+  if (pairs.size() == 0) return {std::numeric_limits<double>::quiet_NaN(), 0};
+  return {100.0 * spearman(pair_cosines(embedder, pairs), pairs.gold), pairs.size()};
+}
+
+StsScore evaluate_sts(model::SentenceEncoder& encoder, const data::WordPieceTokenizer& tokenizer,
+                      const data::StsPairSet& pairs, model::Pooler pooler, int64_t max_len, int64_t batch_size,
+                      torch::Device device) {
+  EmbedOptions options;
+  options.pooler = pooler;
+  options.max_len = max_len;
+  options.batch_size = batch_size;
+  SentenceEmbedder embedder(encoder, tokenizer, options, device);
+  return score_pairs(embedder, pairs);
+}
+
+StsSuiteResult evaluate_sts_suite(SentenceEmbedder& embedder, const std::vector<data::LoadedStsTask>& tasks,
+                                  bool include_train) {
+  StsSuiteResult suite;
+  for (const auto& task : tasks) {
+    const auto& spec = *task.spec;
+    StsTaskResult r;
+    r.name = spec.name;
+    r.short_name = spec.short_name;
+    r.primary = spec.primary;
+    r.missing = task.missing;
+    const bool year = spec.kind == data::StsTaskKind::kYear;
+    // Per-subset cosines are kept so a year's "all" number reuses them instead of re-embedding.
+    std::vector<double> all_cos, all_gold;
+    for (const auto& part : task.parts) {
+      StsPartResult pr;
+      pr.name = part.name;
+      if (!part.pairs) {
+        pr.note = "missing: " + part.missing;
+      } else if (part.name == "train" && !include_train) {
+        pr.note = "skipped (--include-train to score)";
+        pr.pairs = part.pairs->size();
+      } else {
+        const auto& pairs = *part.pairs;
+        LOG_INFO("scoring " << spec.name << " " << part.name << " (" << pairs.size() << " pairs)");
+        const auto cos = pair_cosines(embedder, pairs);
+        pr.scored = true;
+        pr.pairs = pairs.size();
+        pr.spearman_x100 = 100.0 * spearman(cos, pairs.gold);
+        if (year) {
+          all_cos.insert(all_cos.end(), cos.begin(), cos.end());
+          all_gold.insert(all_gold.end(), pairs.gold.begin(), pairs.gold.end());
+        }
+        if (part.name == spec.primary) {
+          r.scored = true;
+          r.spearman_x100 = pr.spearman_x100;
+          r.pairs = pr.pairs;
+        }
+      }
+      r.parts.push_back(std::move(pr));
+    }
+    if (year && task.primary) {
+      r.scored = true;
+      r.pairs = static_cast<int64_t>(all_gold.size());
+      r.spearman_x100 = 100.0 * spearman(all_cos, all_gold);
+    }
+    suite.tasks.push_back(std::move(r));
+  }
+  return suite;
+}
+
+}  // namespace simcsepp::trainer

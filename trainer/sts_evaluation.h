@@ -1,0 +1,46 @@
+// sts_evaluation.h - STS scoring: cosine of the two sentence embeddings, Spearman x 100
+// (docs/method.md section 7, SentEval's "all" setting as in SimCSE).
+//
+// evaluate_sts() scores one pair set (the trainer calls it on STS-B dev every N steps);
+// evaluate_sts_suite() scores the loaded SentEval tasks: per subset/split, the "all"
+// concatenation for STS12-16, the test split for STS-B and SICK-R, and the plain average.
+// Both leave the encoder in the train/eval mode they found it in.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "data/sts_suite.h"
+#include "data/wordpiece_tokenizer.h"
+#include "model/bert_config.h"
+#include "model/sentence_encoder.h"
+#include "trainer/sentence_embedder.h"
+#include "trainer/sts_report.h"
+
+namespace simcsepp::trainer {
+
+struct StsScore {
+  double spearman_x100 = 0;  // NaN when undefined (constant scores)
+  int64_t pairs = 0;
+};
+
+// STS-B dev (or any STS pair set): cosine of the two sentence embeddings, Spearman x 100.
+// max_len: tokens per sentence including [CLS]/[SEP] (evaluation normally uses the model's max
+// positions, default_eval_max_len()); batch_size: sentences per encoder call.
+StsScore evaluate_sts(model::SentenceEncoder& encoder, const data::WordPieceTokenizer& tokenizer,
+                      const data::StsPairSet& pairs, model::Pooler pooler, int64_t max_len, int64_t batch_size,
+                      torch::Device device);
+
+// Cosine similarity per pair in fp32: rows of a [N, H] and b [N, H] -> N scores. A zero vector
+// gives 0 (SentEval's nan_to_num), never NaN.
+std::vector<double> cosine_scores(const torch::Tensor& a, const torch::Tensor& b);
+
+// Scores one pair set with an embedder (both sides embedded in one length-sorted pass).
+StsScore score_pairs(SentenceEmbedder& embedder, const data::StsPairSet& pairs);
+
+// Scores every loaded task. include_train: also score the train splits of STS-B and SICK (slow;
+// SentEval's unsupervised setting reports them, the headline numbers do not use them).
+StsSuiteResult evaluate_sts_suite(SentenceEmbedder& embedder, const std::vector<data::LoadedStsTask>& tasks,
+                                  bool include_train);
+
+}  // namespace simcsepp::trainer
