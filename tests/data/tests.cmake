@@ -7,6 +7,8 @@ target_link_libraries(data_tokenize_ids PRIVATE simcsepp_data simcsepp_warnings)
 set_target_properties(data_tokenize_ids PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 
 simcsepp_add_python_test(data.tokenizer_parity tokenizer_parity.py)
+# `simcsepp prep` output read with h5py and checked against Python's csv module + `tokenizers`.
+simcsepp_add_python_test(data.prep_parity prep_parity.py)
 
 # Multi-rank reader tests: a small non-GoogleTest binary under mpirun with 1, 2 and 3 ranks.
 add_executable(test_data_mpi ${CMAKE_CURRENT_SOURCE_DIR}/data/mpi/reader_mpi_main.cpp)
