@@ -6,3 +6,26 @@ target_include_directories(model_parity_tool PRIVATE ${PROJECT_SOURCE_DIR})
 simcsepp_enable_torch_pch(model_parity_tool)
 set_target_properties(model_parity_tool PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 simcsepp_add_python_test(python.model_hf_parity model_hf_parity.py)
+
+# STS-B dev Spearman of a model dir computed by simcsepp alone (tokenizer + encoder).
+add_executable(model_sts_tool ${CMAKE_CURRENT_SOURCE_DIR}/model/model_sts_tool.cpp)
+target_link_libraries(model_sts_tool PRIVATE simcsepp_model simcsepp_data simcsepp_warnings)
+target_include_directories(model_sts_tool PRIVATE ${PROJECT_SOURCE_DIR})
+simcsepp_enable_torch_pch(model_sts_tool)
+set_target_properties(model_sts_tool PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_add_python_test(python.model_pretrained_parity model_pretrained_parity.py)
+
+# libFuzzer target for the safetensors header parser: only with -DSIMCSEPP_FUZZ=ON and clang.
+# The parser is compiled into it directly so it carries the fuzzer's coverage hooks.
+if(SIMCSEPP_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "simcsepp: SIMCSEPP_FUZZ needs clang. HINT: -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang")
+  endif()
+  add_executable(fuzz_safetensors_header ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/safetensors_header_fuzz.cpp
+                 ${PROJECT_SOURCE_DIR}/model/safetensors_header.cpp ${PROJECT_SOURCE_DIR}/cluster/base/error.cpp)
+  target_include_directories(fuzz_safetensors_header PRIVATE ${PROJECT_SOURCE_DIR})
+  target_compile_options(fuzz_safetensors_header PRIVATE -fsanitize=fuzzer,address,undefined -g -O1)
+  target_link_options(fuzz_safetensors_header PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_safetensors_header PRIVATE nlohmann_json::nlohmann_json)
+  set_target_properties(fuzz_safetensors_header PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+endif()

@@ -101,6 +101,20 @@ def main():
                 sys.exit(f"FAIL: unexpected missing list {report['missing']}")
             print(f"  report: missing {report['missing']}, unexpected {report['unexpected']}")
 
+        # Negative control: the same weights with another layer_norm_eps must NOT pass, so the
+        # comparison above is sensitive at the tolerance used.
+        import shutil
+        control = os.path.join(work, "control")
+        shutil.copytree(layouts["BertModel safetensors"], control)
+        cfg = json.load(open(os.path.join(control, "config.json")))
+        cfg["layer_norm_eps"] = 1e-3
+        json.dump(cfg, open(os.path.join(control, "config.json"), "w"))
+        out, _ = run_simcsepp(control, ids, mask, work)
+        diff = (out["last_hidden_state"] - ref.last_hidden_state).abs().max().item()
+        print(f"(control) layer_norm_eps 1e-3 instead of 1e-12: max abs diff {diff:.2e} (must exceed {TOL})")
+        if not diff > TOL:
+            sys.exit("FAIL: the parity check does not detect a changed layer_norm_eps")
+
         # (b) export -> transformers and sentence-transformers.
         from sentence_transformers import SentenceTransformer
         source = layouts["BertModel safetensors"]
