@@ -10,8 +10,8 @@
 # 4. forwards SIGUSR1 / SIGTERM (Slurm's time-limit warning, preemption) to the ranks; they agree
 #    on a step, checkpoint and exit 42 (kExitPreempted),
 # 5. on 42 requeues the job (scontrol requeue): it restarts with the same job id and run
-#    directory and `--resume auto` continues from the newest valid checkpoint; on 0 exports the
-#    model to RUN/model (see SIMCSEPP_EXPORT below).
+#    directory and `--resume auto` continues from the newest valid checkpoint. On 0 the run is
+#    done: the trainer has exported the best model to RUN/model.
 #
 # Knobs (environment; sbatch passes the submitting shell's environment to the job):
 #   SIMCSEPP_BIN            the simcsepp binary (default: $SIMCSEPP_HOME/build/bin/simcsepp,
@@ -26,7 +26,6 @@
 #                           checkout's monitoring/prometheus/targets): RUN/prometheus_targets.json
 #                           is linked there as <run name>.json (ports: `metrics-port` in the config;
 #                           rank with local rank L serves PORT+L)
-#   SIMCSEPP_EXPORT         1 (default): export the model after training finishes; 0: don't
 #   SIMCSEPP_MAX_REQUEUES   stop requeueing after this many restarts (default 50)
 #   SIMCSEPP_TASK_GRACE_S   seconds the other ranks get to finish once the first rank exited
 #                           (srun --wait; default 120), so a checkpoint write is never cut short
@@ -125,12 +124,7 @@ log "ranks exited with code $rc${signalled:+ after SIG$signalled}"
 
 case $rc in
   0)
-    if [ "${SIMCSEPP_EXPORT:-1}" = 1 ]; then
-      log "exporting the model to $run_dir/model"
-      "$bin" export --run-dir "$run_dir" --out "$run_dir/model" || die "export failed (code $?)" \
-        "the checkpoints are in $run_dir; run simcsepp export by hand"
-    fi
-    log "done"
+    log "done: checkpoints, metrics.jsonl, summary.json and the exported model/ are in $run_dir"
     exit 0
     ;;
   42)
