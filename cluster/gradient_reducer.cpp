@@ -28,10 +28,13 @@ class ReadyHook final : public torch::autograd::PostAccumulateGradHook {
 GradientReducer::GradientReducer(Communicator& comm, std::vector<torch::Tensor> params, GradientReducerOptions options)
     : comm_(comm), params_(std::move(params)), options_(options) {
   SIMCSEPP_CHECK(options_.bucket_bytes > 0, "bucket_bytes must be positive");
+  SIMCSEPP_CHECK(options_.backward_passes_per_step >= 1, "backward_passes_per_step must be >= 1");
   const size_t n = params_.size();
   grad_views_.resize(n);
   bucket_of_.resize(n);
-  seen_.assign(n, 0);
+  passes_seen_.assign(n, 0);
+  unused_.assign(n, 0);
+  pre_hook_ids_.assign(n, 0);
   // Group by (dtype, device); inside a group, reverse registration order (backward order).
   std::map<std::pair<int, std::string>, std::vector<size_t>> groups;
   for (size_t k = n; k-- > 0;) {
@@ -70,6 +73,7 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<torch::Tensor> 
     for (size_t i = 0; i < n; ++i) {
       if (!params_[i].requires_grad()) continue;
       torch::autograd::impl::set_post_acc_grad_hooks(params_[i], std::make_unique<ReadyHook>(this, i));
+      pre_hook_ids_[i] = params_[i].register_hook([this, i](const torch::Tensor&) { before_accumulate(i); });
     }
     hooks_installed_ = true;
   }
@@ -77,7 +81,11 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<torch::Tensor> 
 
 GradientReducer::~GradientReducer() {
   if (!hooks_installed_) return;
-  for (auto& p : params_) torch::autograd::impl::set_post_acc_grad_hooks(p, nullptr);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (!params_[i].requires_grad()) continue;
+    torch::autograd::impl::set_post_acc_grad_hooks(params_[i], nullptr);
+    params_[i].remove_hook(pre_hook_ids_[i]);
+  }
 }
 
 void GradientReducer::install_views() {
@@ -91,21 +99,29 @@ void GradientReducer::zero_grad() {
   for (auto& b : buffers_) b.zero_();
   install_views();
   for (auto& b : buckets_) {
+    SIMCSEPP_CHECK(!b.work, "zero_grad() while a bucket all-reduce is pending: call reduce() first");
     b.ready = 0;
-    b.work.reset();
+    b.launched = false;
+    b.dirty = false;
   }
-  std::fill(seen_.begin(), seen_.end(), 0);
+  std::fill(passes_seen_.begin(), passes_seen_.end(), 0);
   next_launch_ = 0;
   launched_early_ = 0;
-  accumulated_twice_ = false;
+}
+
+void GradientReducer::before_accumulate(size_t i) {
+  Bucket& b = buckets_[bucket_of_[i]];
+  if (!b.launched) return;
+  // An extra backward pass: its accumulation must not race the in-flight all-reduce.
+  if (b.work) {
+    b.work->wait();
+    b.work.reset();
+  }
+  b.dirty = true;
 }
 
 void GradientReducer::on_gradient_ready(size_t i) {
-  if (seen_[i]) {
-    accumulated_twice_ = true;
-    return;
-  }
-  seen_[i] = 1;
+  if (++passes_seen_[i] != options_.backward_passes_per_step || unused_[i]) return;
   if (++buckets_[bucket_of_[i]].ready == buckets_[bucket_of_[i]].expected) {
     const size_t before = next_launch_;
     launch_in_order(/*all=*/false);
@@ -118,6 +134,7 @@ void GradientReducer::launch_in_order(bool all) {
     Bucket& b = buckets_[next_launch_];
     if (!all && b.ready < b.expected) break;
     b.work = comm_.all_reduce_async(b.flat, ReduceOp::kAvg);
+    b.launched = true;
     ++next_launch_;
   }
 }
@@ -129,14 +146,18 @@ void GradientReducer::reduce() {
                        "'s .grad() is no longer a view of the reducer's flat buffer. HINT: call "
                        "GradientReducer::zero_grad(), not optimizer.zero_grad() (set_to_none)");
   }
-  SIMCSEPP_CHECK(!accumulated_twice_,
-                 "a gradient was accumulated after its bucket was all-reduced (two backward passes "
-                 "in one step). HINT: one backward per step, or construct the reducer with overlap=false");
   if (comm_.world_size() == 1) return;
   launch_in_order(/*all=*/true);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    if (passes_seen_[i] == 0 && !unused_[i] && hooks_installed_) {
+      unused_[i] = 1;
+      --buckets_[bucket_of_[i]].expected;
+    }
+  }
   for (auto& b : buckets_) {
     if (b.work) b.work->wait();
     b.work.reset();
+    if (b.dirty) comm_.all_reduce(b.flat, ReduceOp::kAvg);  // linear: avg(avg(g1) + g2)
   }
 }
 

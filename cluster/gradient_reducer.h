@@ -9,12 +9,19 @@
 // (average) with all_reduce_async - on NCCL queued on the communication stream, overlapping the
 // rest of backward; on MPI synchronously inside backward. Buckets are always launched in index
 // order, so every rank issues the same collectives in the same order even when gradients
-// arrive in a different order or some parameters get none (those buckets go at reduce()).
+// arrive in a different order or some parameters get none. Parameters that got no gradient in a
+// step (e.g. a pooler the objective does not use) stop being waited for from the next step on,
+// so they do not hold their bucket - and every later one - back until reduce().
 //
-// Usage per step (one backward per step):
+// Usage per step:
 //   reducer.zero_grad();   // before the forward passes (keeps the views, zeroes the buffer)
-//   loss.backward();       // buckets launch as they fill
+//   loss.backward();       // x backward_passes_per_step (gradient accumulation); buckets
+//                          // launch when every gradient of the last pass has arrived
 //   reducer.reduce();      // launches what is left, waits: every rank holds the average
+// More backward passes than announced stay correct: a bucket that receives gradient after its
+// early all-reduce waits for that all-reduce first (a pre-accumulate hook orders the streams)
+// and is all-reduced again in reduce() - average is linear, so avg(avg(g1) + g2) =
+// avg(g1) + avg(g2) - at the cost of the lost overlap.
 // Do not use optimizer.zero_grad() (set_to_none would detach .grad from the buffer; reduce()
 // detects that and fails). The hooks occupy each parameter's post-accumulate-grad hook slot.
 // Threading: the hooks run on the autograd thread while the training thread waits in backward;
@@ -34,6 +41,7 @@ namespace simcsepp::cluster {
 struct GradientReducerOptions {
   int64_t bucket_bytes = 25 * 1024 * 1024;  // PyTorch DDP's default cap
   bool overlap = true;                      // launch buckets from backward hooks
+  int backward_passes_per_step = 1;         // micro-batches per update (gradient accumulation)
 };
 
 class GradientReducer {
@@ -54,13 +62,16 @@ class GradientReducer {
   size_t buckets_launched_early() const { return launched_early_; }
 
   // Called by the hooks (autograd thread).
+  void before_accumulate(size_t param_index);
   void on_gradient_ready(size_t param_index);
 
  private:
   struct Bucket {
-    torch::Tensor flat;   // a slice of one of buffers_
-    size_t expected = 0;  // parameters in the bucket
-    size_t ready = 0;     // gradients accumulated this step
+    torch::Tensor flat;     // a slice of one of buffers_
+    size_t expected = 0;    // parameters in the bucket
+    size_t ready = 0;       // parameters with all their passes accumulated this step
+    bool launched = false;  // all-reduce issued this step
+    bool dirty = false;     // gradient arrived after the all-reduce was issued
     std::unique_ptr<CollectiveWork> work;
   };
   void launch_in_order(bool all);
@@ -72,11 +83,12 @@ class GradientReducer {
   std::vector<torch::Tensor> buffers_;
   std::vector<torch::Tensor> grad_views_;  // per parameter: its slice, shaped like it
   std::vector<size_t> bucket_of_;          // per parameter
-  std::vector<char> seen_;                 // per parameter: gradient arrived this step
+  std::vector<char> unused_;               // per parameter: got no gradient in an earlier step
+  std::vector<int> passes_seen_;           // per parameter: accumulations this step
+  std::vector<unsigned> pre_hook_ids_;     // per parameter: register_hook handle
   std::vector<Bucket> buckets_;
   size_t next_launch_ = 0;
   size_t launched_early_ = 0;
-  bool accumulated_twice_ = false;
   bool hooks_installed_ = false;
 };
 

@@ -1,0 +1,25 @@
+# Multi-rank tests of cluster/ (included by tests/CMakeLists.txt).
+#   test_cluster_mpi: GoogleTest binary with an MPI-aware main (tests/cluster/mpi/), run under
+#   mpirun -np 2 and -np 3; a short collective timeout makes ranks that fall out of step fail
+#   instead of hanging.
+#   cluster_fault: the DISABLED_ fault-injection cases, each under mpirun, checked from Python
+#   (exit status, message naming rank/host, time to fail).
+file(GLOB _cluster_mpi_srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cluster/mpi/*.cpp)
+add_executable(test_cluster_mpi ${_cluster_mpi_srcs})
+target_link_libraries(test_cluster_mpi PRIVATE simcsepp_cluster GTest::gtest simcsepp_warnings)
+target_include_directories(test_cluster_mpi PRIVATE ${PROJECT_SOURCE_DIR})
+set_target_properties(test_cluster_mpi PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_enable_torch_pch(test_cluster_mpi)
+
+foreach(_np 2 3)
+  simcsepp_add_mpi_test(cluster.mpi_np${_np} ${_np} test_cluster_mpi)
+  set_property(TEST cluster.mpi_np${_np} APPEND PROPERTY ENVIRONMENT "SIMCSEPP_COLLECTIVE_TIMEOUT_S=60")
+  set_property(TEST cluster.mpi_np${_np} PROPERTY TIMEOUT 300)
+endforeach()
+
+simcsepp_add_python_test(cluster.fault cluster_fault_test.py)
+string(JOIN " " _cluster_mpirun ${SIMCSEPP_MPIRUN})  # a ';' would split the ENVIRONMENT list
+set_property(TEST cluster.fault APPEND PROPERTY ENVIRONMENT
+  "SIMCSEPP_MPI_TEST_BIN=$<TARGET_FILE:test_cluster_mpi>"
+  "SIMCSEPP_MPIRUN=${_cluster_mpirun}")
+set_property(TEST cluster.fault PROPERTY TIMEOUT 300)
