@@ -32,7 +32,6 @@ ObjectiveLoss objective_loss(cluster::Communicator& comm, const ObjectiveConfig&
     cv.neg_anchor = views.anchor_off;
     if (config.supervised) {
       require(views.positive_off, "positive_off", config);
-      require(views.hard_negative_off, "hard_negative_off", config);
       cv.neg_columns = views.positive_off;
       cv.hard_negatives = views.hard_negative_off;
     } else {
@@ -41,10 +40,8 @@ ObjectiveLoss objective_loss(cluster::Communicator& comm, const ObjectiveConfig&
   } else {
     cv.neg_anchor = views.anchor;
     cv.neg_columns = views.positive;
-    if (config.supervised) {
-      require(views.hard_negative, "hard_negative", config);
-      cv.hard_negatives = views.hard_negative;
-    }
+    // Supervised pairs without a third column simply have no hard negatives.
+    if (config.supervised) cv.hard_negatives = views.hard_negative;
   }
   ObjectiveLoss out;
   out.instance = contrastive_loss(comm, cv, options);

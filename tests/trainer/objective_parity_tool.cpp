@@ -4,15 +4,22 @@
 // reads <dir>/spec.json (objective name and hyperparameters, view shapes) and <view>.f32 files,
 // evaluates model::objective_loss with a single-process communicator, runs backward and writes
 // <dir>/result.json (loss parts) and grad_<view>.f32 for every input view.
+//   objective_parity_tool encoder <dir>
+// loads spec.json's "model_dir" with load_hf_model, runs model::forward_objective on the token
+// columns ids_<c>.i64 / mask_<c>.i64 (int64 [N, L]) with the spec's pooler, runs backward and
+// writes result.json (loss parts, parameter names) and grad/<parameter name>.f32.
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "cluster/single_process_communicator.h"
+#include "model/hf_checkpoint.h"
 #include "model/objective.h"
+#include "model/objective_forward.h"
 #include "tests/trainer/raw_tensor_io.h"
 
 using namespace simcsepp;
@@ -56,16 +63,58 @@ int run_embeddings(const std::string& dir) {
   return 0;
 }
 
+torch::Tensor read_i64(const std::string& path, const std::vector<int64_t>& shape) {
+  auto t = torch::empty(shape, torch::kLong);
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(t.data_ptr<int64_t>()), t.numel() * sizeof(int64_t));
+  if (!in) throw Error("short or missing int64 file", path, "was the Python side run first?");
+  return t;
+}
+
+int run_encoder(const std::string& dir) {
+  std::ifstream in(dir + "/spec.json");
+  const auto spec = nlohmann::json::parse(in);
+  const auto cfg = config_from(spec);
+  auto encoder = model::load_hf_model(spec.at("model_dir").get<std::string>());
+  encoder->train();
+  const auto shape = spec.at("shape").get<std::vector<int64_t>>();
+  std::vector<torch::Tensor> ids, masks;
+  for (int c = 0; c < spec.at("columns").get<int>(); ++c) {
+    ids.push_back(read_i64(dir + "/ids_" + std::to_string(c) + ".i64", shape));
+    masks.push_back(read_i64(dir + "/mask_" + std::to_string(c) + ".i64", shape));
+  }
+  cluster::SingleProcessCommunicator comm;
+  const auto pooler = model::parse_pooler(spec.value("pooler", "cls"));
+  const auto loss = model::forward_objective(encoder, comm, cfg, pooler, ids, masks);
+  loss.total.backward();
+  std::filesystem::create_directories(dir + "/grad");
+  nlohmann::json names = nlohmann::json::array();
+  for (const auto& item : encoder->named_parameters()) {
+    const auto& name = item.key();
+    const auto& p = item.value();
+    testing::write_f32(dir + "/grad/" + name + ".f32", p.grad().defined() ? p.grad() : torch::zeros_like(p));
+    names.push_back(name);
+  }
+  nlohmann::json result = {{"objective", cfg.name()},
+                           {"total", loss.total.item<double>()},
+                           {"instance", loss.instance.item<double>()},
+                           {"dcl", loss.dcl.item<double>()},
+                           {"parameters", names}};
+  std::ofstream(dir + "/result.json") << result.dump(2);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::cerr << "usage: objective_parity_tool embeddings <dir>\n";
+    std::cerr << "usage: objective_parity_tool embeddings|encoder <dir>\n";
     return 2;
   }
   try {
     const std::string mode = argv[1];
     if (mode == "embeddings") return run_embeddings(argv[2]);
+    if (mode == "encoder") return run_encoder(argv[2]);
     std::cerr << "unknown mode " << mode << "\n";
     return 2;
   } catch (const std::exception& e) {

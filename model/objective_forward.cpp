@@ -1,0 +1,53 @@
+// objective_forward.cpp - see objective_forward.h.
+#include "model/objective_forward.h"
+
+#include <torch/torch.h>
+
+#include "cluster/base/error.h"
+
+namespace simcsepp::model {
+
+ObjectiveViews encode_views(SentenceEncoder& encoder, const ObjectiveConfig& config, Pooler pooler,
+                            const std::vector<torch::Tensor>& input_ids,
+                            const std::vector<torch::Tensor>& attention_mask) {
+  const size_t columns = input_ids.size();
+  if (config.supervised && columns < 2) {
+    throw Error("objective " + config.name() + " needs a corpus with 2 or 3 columns, got " + std::to_string(columns),
+                "--corpus", "prepare NLI triplets (sent0, sent1, hard_neg) or use --objective simcse++");
+  }
+  SIMCSEPP_CHECK(columns >= 1 && columns == attention_mask.size(), "column count mismatch");
+  const int64_t n = input_ids.front().size(0);
+  ObjectiveViews v;
+  if (!config.supervised) {
+    // Column 0 twice: the two dropout masks make h and h+ (SimCSE's augmentation).
+    const auto ids = torch::cat({input_ids[0], input_ids[0]}, 0);
+    const auto mask = torch::cat({attention_mask[0], attention_mask[0]}, 0);
+    const auto on = encoder->forward(ids, mask, pooler, /*dropout_on=*/true);
+    v.anchor = on.narrow(0, 0, n);
+    v.positive = on.narrow(0, n, n);
+    if (config.off_dropout) v.anchor_off = encoder->forward(input_ids[0], attention_mask[0], pooler, false);
+    return v;
+  }
+  const size_t used = std::min<size_t>(columns, 3);
+  const auto ids = torch::cat(std::vector<torch::Tensor>(input_ids.begin(), input_ids.begin() + used), 0);
+  const auto mask = torch::cat(std::vector<torch::Tensor>(attention_mask.begin(), attention_mask.begin() + used), 0);
+  const auto on = encoder->forward(ids, mask, pooler, true);
+  v.anchor = on.narrow(0, 0, n);
+  v.positive = on.narrow(0, n, n);
+  if (used == 3) v.hard_negative = on.narrow(0, 2 * n, n);
+  if (config.off_dropout) {
+    const auto off = encoder->forward(ids, mask, pooler, false);
+    v.anchor_off = off.narrow(0, 0, n);
+    v.positive_off = off.narrow(0, n, n);
+    if (used == 3) v.hard_negative_off = off.narrow(0, 2 * n, n);
+  }
+  return v;
+}
+
+ObjectiveLoss forward_objective(SentenceEncoder& encoder, cluster::Communicator& comm, const ObjectiveConfig& config,
+                                Pooler pooler, const std::vector<torch::Tensor>& input_ids,
+                                const std::vector<torch::Tensor>& attention_mask) {
+  return objective_loss(comm, config, encode_views(encoder, config, pooler, input_ids, attention_mask));
+}
+
+}  // namespace simcsepp::model

@@ -1,0 +1,32 @@
+// objective_forward.h - the encoder calls of one objective evaluation (method.md 1-4).
+//
+// Unsupervised: one call on 2N sequences (each sentence twice) with dropout on -> h, h+; with
+// off-dropout a second call on the N sentences with every dropout off -> hbar. Both calls carry
+// gradient. Supervised (2 or 3 columns: sent0, sent1[, hard_neg]): one dropout-on call on all
+// columns; with off-dropout a dropout-off call on the same columns. Dropout is back on for the
+// next call by construction (SentenceEncoder's dropout_on is per call, not module state).
+#pragma once
+
+#include <torch/types.h>
+
+#include <vector>
+
+#include "cluster/communicator.h"
+#include "model/bert_config.h"
+#include "model/objective.h"
+#include "model/objective_config.h"
+#include "model/sentence_encoder.h"
+
+namespace simcsepp::model {
+
+// input_ids / attention_mask: one [N, L] int64 tensor per column, on the encoder's device.
+ObjectiveLoss forward_objective(SentenceEncoder& encoder, cluster::Communicator& comm, const ObjectiveConfig& config,
+                                Pooler pooler, const std::vector<torch::Tensor>& input_ids,
+                                const std::vector<torch::Tensor>& attention_mask);
+
+// The views forward_objective feeds to objective_loss (exposed for tests).
+ObjectiveViews encode_views(SentenceEncoder& encoder, const ObjectiveConfig& config, Pooler pooler,
+                            const std::vector<torch::Tensor>& input_ids,
+                            const std::vector<torch::Tensor>& attention_mask);
+
+}  // namespace simcsepp::model
