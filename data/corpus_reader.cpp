@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 
 #include "cluster/base/error.h"
 #include "data/sha256.h"
@@ -43,6 +42,7 @@ CorpusReader::CorpusReader(ReaderOptions options) : options_(std::move(options))
     }
     rows.push_back(s.rows);
   }
+  shards_.resize(manifest_.shards.size());
   sampler_ = std::make_unique<GlobalSampler>(SamplerConfig{
       rows, options_.seed, options_.window_shards, options_.world_size, options_.local_batch, options_.drop_tail});
   position_ = ReaderPosition{options_.seed, 0, 0};
@@ -52,16 +52,16 @@ CorpusReader::CorpusReader(ReaderOptions options) : options_(std::move(options))
 CorpusReader::~CorpusReader() { stop_prefetch(); }
 
 const ShardData& CorpusReader::shard(int32_t index) {
-  auto it = shards_.find(index);
-  if (it != shards_.end()) return *it->second;
+  auto& slot = shards_[static_cast<size_t>(index)];
+  if (slot) return *slot;
   const ShardEntry& e = manifest_.shards[static_cast<size_t>(index)];
   const std::string path = (fs::path(options_.corpus_dir) / e.file).string();
   if (options_.verify_checksums && sha256_file(path) != e.sha256) {
     throw Error("shard checksum differs from the manifest", path,
                 "the file was modified or corrupted after prep; re-run `simcsepp prep`");
   }
-  auto data = std::make_shared<ShardData>(read_shard(path));
-  return *shards_.emplace(index, std::move(data)).first->second;
+  slot = std::make_shared<const ShardData>(read_shard(path));
+  return *slot;
 }
 
 TrainingBatch CorpusReader::build(const ReaderPosition& p) {
@@ -70,49 +70,59 @@ TrainingBatch CorpusReader::build(const ReaderPosition& p) {
     cache_.epoch = p.epoch;
     cache_.windows = sampler_->windows(p.seed, p.epoch);
     cache_.orders.clear();
+    cache_.last_window = 0;
   }
-  const auto positions = sampler_->positions(p.step_in_epoch, options_.rank);
-  // Resolve positions to rows; remember which windows this batch touches.
-  std::vector<RowRef> refs;
-  refs.reserve(positions.size());
-  std::set<int64_t> used_windows;
-  for (int64_t pos : positions) {
-    const auto& ws = cache_.windows;
-    const auto it = std::upper_bound(ws.begin(), ws.end(), pos,
-                                     [](int64_t v, const GlobalSampler::Window& w) { return v < w.begin; });
-    const int64_t wi = static_cast<int64_t>(it - ws.begin()) - 1;
-    auto order = cache_.orders.find(wi);
+  const auto& ws = cache_.windows;
+  const int64_t rows = options_.local_batch;
+  const int64_t first = p.step_in_epoch * sampler_->global_batch() + options_.rank * rows;
+  const int64_t total = sampler_->total_rows();
+
+  // Resolve epoch positions to shard rows, noting the windows this batch touches.
+  std::vector<RowRef> refs(static_cast<size_t>(rows));
+  std::vector<int64_t> used;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t pos = (first + i) % total;  // wraps only for the padded tail
+    size_t wi = cache_.last_window;
+    if (pos < ws[wi].begin || pos >= ws[wi].begin + ws[wi].rows) {
+      const auto it = std::upper_bound(ws.begin(), ws.end(), pos,
+                                       [](int64_t v, const GlobalSampler::Window& w) { return v < w.begin; });
+      wi = static_cast<size_t>(it - ws.begin()) - 1;
+      cache_.last_window = wi;
+    }
+    const auto w = static_cast<int64_t>(wi);
+    auto order = std::find_if(cache_.orders.begin(), cache_.orders.end(), [&](const auto& o) { return o.first == w; });
     if (order == cache_.orders.end()) {
-      order = cache_.orders.emplace(wi, sampler_->window_order(p.seed, p.epoch, wi, ws[static_cast<size_t>(wi)])).first;
+      cache_.orders.emplace_back(w, sampler_->window_order(p.seed, p.epoch, w, ws[wi]));
+      order = cache_.orders.end() - 1;
     }
-    refs.push_back(order->second[static_cast<size_t>(pos - ws[static_cast<size_t>(wi)].begin)]);
-    used_windows.insert(wi);
+    refs[static_cast<size_t>(i)] = order->second[static_cast<size_t>(pos - ws[wi].begin)];
+    if (used.empty() || used.back() != w) used.push_back(w);
   }
-  // Bound memory: keep only the windows (orders and shards) this batch uses.
-  std::set<int32_t> keep;
-  for (auto it = cache_.orders.begin(); it != cache_.orders.end();) {
-    if (used_windows.count(it->first)) {
-      for (int32_t s : cache_.windows[static_cast<size_t>(it->first)].shards) keep.insert(s);
-      ++it;
-    } else {
-      it = cache_.orders.erase(it);
+  // Bound memory: drop the orders and shards of windows this batch no longer uses.
+  const auto is_used = [&](int64_t w) { return std::find(used.begin(), used.end(), w) != used.end(); };
+  if (cache_.orders.size() > used.size()) {
+    std::erase_if(cache_.orders, [&](const auto& o) { return !is_used(o.first); });
+    std::vector<char> keep(shards_.size(), 0);
+    for (int64_t w : used) {
+      for (int32_t s : ws[static_cast<size_t>(w)].shards) keep[static_cast<size_t>(s)] = 1;
+    }
+    for (size_t s = 0; s < shards_.size(); ++s) {
+      if (!keep[s]) shards_[s].reset();
     }
   }
-  for (auto it = shards_.begin(); it != shards_.end();) it = keep.count(it->first) ? std::next(it) : shards_.erase(it);
 
   TrainingBatch batch;
   batch.position = p;
-  const int64_t rows = static_cast<int64_t>(refs.size());
   const int64_t max_len = manifest_.max_len;
   batch.columns.resize(manifest_.columns.size());
   for (auto& c : batch.columns) {
     c.rows = rows;
     c.max_len = max_len;
+    // [PAD] is id 0 in BERT vocabularies (the manifest does not record it).
     c.input_ids.assign(static_cast<size_t>(rows * max_len), 0);
     c.attention_mask.assign(static_cast<size_t>(rows * max_len), 0);
   }
   batch.global_rows.resize(static_cast<size_t>(rows));
-  // [PAD] is id 0 in BERT vocabularies; the manifest does not record it, so pad with 0.
   for (int64_t r = 0; r < rows; ++r) {
     const RowRef ref = refs[static_cast<size_t>(r)];
     const ShardData& data = shard(ref.shard);

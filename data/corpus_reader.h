@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -88,9 +87,10 @@ class CorpusReader {
     uint64_t seed = 0;
     int64_t epoch = -1;
     std::vector<GlobalSampler::Window> windows;
-    std::map<int64_t, std::vector<RowRef>> orders;  // window index -> order (at most 2 kept)
+    std::vector<std::pair<int64_t, std::vector<RowRef>>> orders;  // (window index, order); few kept
+    size_t last_window = 0;                                       // lookup hint: positions ascend
   } cache_;
-  std::map<int32_t, std::shared_ptr<ShardData>> shards_;
+  std::vector<std::shared_ptr<const ShardData>> shards_;  // by shard index; null = not resident
 
   // Prefetch queue.
   std::mutex mutex_;

@@ -44,10 +44,20 @@ void silence_hdf5() {
 const char* kHint = "the shard is truncated or corrupt (interrupted copy?); re-run `simcsepp prep` for this corpus";
 
 // ---- writing --------------------------------------------------------------------------------
+// Object creation properties without modification times: the same rows give the same bytes,
+// so a resumed prep reproduces the checksums of an uninterrupted one.
+hid_t untimed(hid_t property_class) {
+  const hid_t plist = H5Pcreate(property_class);
+  H5Pset_obj_track_times(plist, false);
+  return plist;
+}
+
 void write_dataset(hid_t parent, const std::string& name, hid_t file_type, hid_t mem_type, const void* data, hsize_t n,
                    const std::string& path) {
   Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
-  Handle set(H5Dcreate2(parent, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  Handle create(untimed(H5P_DATASET_CREATE), H5Pclose);
+  Handle set(H5Dcreate2(parent, name.c_str(), file_type, space.get(), H5P_DEFAULT, create.get(), H5P_DEFAULT),
+             H5Dclose);
   if (!set.ok() || (n > 0 && H5Dwrite(set.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)) {
     throw Error("cannot write dataset " + name, path, "is the disk full?");
   }
@@ -169,7 +179,9 @@ void write_shard(const std::string& path, const ShardData& data, const ShardAttr
     write_attr_int(file.get(), "first_row", attrs.first_row, tmp);
     write_attr_int(file.get(), "rows", data.rows(), tmp);
     for (size_t c = 0; c < data.columns.size(); ++c) {
-      Handle group(H5Gcreate2(file.get(), attrs.columns[c].c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+      Handle group_create(untimed(H5P_GROUP_CREATE), H5Pclose);
+      Handle group(H5Gcreate2(file.get(), attrs.columns[c].c_str(), H5P_DEFAULT, group_create.get(), H5P_DEFAULT),
+                   H5Gclose);
       if (!group.ok()) throw Error("cannot create group " + attrs.columns[c], tmp, "is the disk full?");
       const auto& col = data.columns[c];
       // HDF5 converts int32 -> uint16 on write; the caller checked that ids fit.
