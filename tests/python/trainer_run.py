@@ -1,0 +1,220 @@
+"""trainer_run.py - `simcsepp train` end to end on CPU with a tiny random BERT and a tiny corpus:
+
+1. resume: a run of 2S steps and a run SIGKILLed after S+2 steps (checkpoint at S) then resumed
+   with --resume auto give identical per-step losses and bit-identical final parameters;
+   a corrupt newest checkpoint is skipped with a warning by --resume auto;
+2. outputs: metrics.jsonl (step/eval/summary lines), best/, exported model/, summary.json;
+3. numerical safety: a model with a NaN weight skips every update (parameters unchanged), aborts
+   after --max-skipped-steps with a clear message and a checkpoint;
+4. preemption: SIGUSR1 -> checkpoint and exit code 42; --resume auto continues;
+5. bad input: batch 0, negative lr, max_len above the model's positions, a corpus made with
+   another vocabulary, a model directory with a missing tensor: exit 1 before any work, with the
+   option/file named.
+"""
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import BertConfig, BertModel
+
+BIN = os.environ.get("SIMCSEPP_BIN", "build/bin/simcsepp")
+DATA = os.environ.get("SIMCSEPP_SHARED_DATA", "../shared/data")
+VOCAB = os.path.join(DATA, "vocab", "bert-base-uncased-vocab.txt")
+S = 4
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def make_model(path, nan_weight=False, drop_tensor=None):
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=64, max_position_embeddings=64)
+    bert = BertModel(cfg, add_pooling_layer=False)
+    tensors = {"bert." + k: v.contiguous() for k, v in bert.state_dict().items() if "position_ids" not in k}
+    tensors["mlp.dense.weight"] = torch.randn(32, 32) * 0.02
+    tensors["mlp.dense.bias"] = torch.zeros(32)
+    if nan_weight:
+        tensors["mlp.dense.weight"][0, 0] = float("nan")
+    if drop_tensor:
+        del tensors[drop_tensor]
+    os.makedirs(path, exist_ok=True)
+    save_file(tensors, os.path.join(path, "model.safetensors"))
+    cfg.to_json_file(os.path.join(path, "config.json"))
+    shutil.copy(VOCAB, os.path.join(path, "vocab.txt"))
+    return path
+
+
+def run(args, env=None, **kw):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([BIN] + args, env=e, capture_output=True, text=True, **kw)
+
+
+def read_ckpt(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:16] == b"SIMCSEPP-CKPT-1\n"
+    (n,) = struct.unpack("<Q", data[16:24])
+    header = json.loads(data[24:24 + n])
+    start = 24 + n
+    out = {}
+    for t in header["tensors"]:
+        if t["dtype"] == "float32":
+            raw = data[start + t["offset"]: start + t["offset"] + t["bytes"]]
+            out[t["name"]] = np.frombuffer(raw, "<f4").reshape(t["shape"])
+    return header["meta"], out
+
+
+def losses(run_dir):
+    by_step = {}
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        for line in f:
+            r = json.loads(line)
+            if r["kind"] == "step":
+                by_step[r["step"]] = r["loss"]  # a resumed run re-logs steps after its checkpoint
+    return [by_step[k] for k in sorted(by_step)]
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="simcsepp_trainer_run_")
+    try:
+        model = make_model(os.path.join(tmp, "model"))
+        corpus_txt = os.path.join(tmp, "corpus.txt")
+        with open(os.path.join(DATA, "corpus", "wiki1m_head.txt")) as f, open(corpus_txt, "w") as out:
+            out.writelines(f.readlines()[:400])
+        corpus = os.path.join(tmp, "corpus")
+        r = run(["prep", "-i", corpus_txt, "-o", corpus, "--vocab", VOCAB, "--max-len", "32",
+                 "--shard-rows", "150", "--no-progress"])
+        check(r.returncode == 0, "prep of the tiny corpus: " + r.stderr[-300:])
+        sts_dev = os.path.join(tmp, "sts-dev.csv")
+        with open(os.path.join(DATA, "sts", "STSBenchmark", "sts-dev.csv")) as f, open(sts_dev, "w") as out:
+            out.writelines(f.readlines()[:200])
+        common = ["--model", model, "--corpus", corpus, "--sts-dev", sts_dev, "--batch-size", "16",
+                  "--max-steps", str(2 * S), "--eval-every", str(S), "--checkpoint-every", str(S),
+                  "--lr", "1e-4", "--device", "cpu", "--comm", "single"]
+
+        # 1+2. Uninterrupted run A.
+        run_a = os.path.join(tmp, "run_a")
+        t0 = time.time()
+        r = run(["train", "--run-dir", run_a] + common)
+        check(r.returncode == 0, f"run A exits 0 ({time.time() - t0:.1f} s): " + r.stderr[-500:])
+        la = losses(run_a)
+        check(len(la) == 2 * S and all(np.isfinite(la)), f"run A logged {len(la)} finite losses")
+        kinds = [json.loads(l)["kind"] for l in open(os.path.join(run_a, "metrics.jsonl"))]
+        check(kinds.count("eval") == 2 and kinds[-1] == "summary", f"metrics kinds {sorted(set(kinds))}")
+        summary = json.load(open(os.path.join(run_a, "summary.json")))
+        check(summary["best_step"] in (S, 2 * S), f"summary best step {summary['best_step']}")
+        best = json.load(open(os.path.join(run_a, "best", "best.json")))
+        check(best["step"] == summary["best_step"], "best/best.json agrees with the summary")
+        check(os.path.isfile(os.path.join(run_a, "model", "config.json")), "best model exported to run/model")
+
+        # 1. Killed after S+2 steps (checkpoint at S), then resumed.
+        run_b = os.path.join(tmp, "run_b")
+        r = run(["train", "--run-dir", run_b] + common, env={"SIMCSEPP_TEST_KILL_AFTER_STEP": str(S + 2)})
+        check(r.returncode == -signal.SIGKILL, f"run B killed by SIGKILL (rc {r.returncode})")
+        r = run(["train", "--run-dir", run_b, "--resume", "auto"] + common)
+        check(r.returncode == 0, "run B resumed and finished: " + r.stderr[-500:])
+        lb = losses(run_b)
+        check(la == lb, f"identical loss sequences:\n  A {la}\n  B {lb}")
+        _, pa = read_ckpt(os.path.join(run_a, "checkpoints", f"step-{2 * S:08d}.ckpt"))
+        meta_b, pb = read_ckpt(os.path.join(run_b, "checkpoints", f"step-{2 * S:08d}.ckpt"))
+        names = [k for k in pa if k.startswith("model/")]
+        same = all(np.array_equal(pa[k], pb[k]) for k in names)
+        check(len(names) > 10 and same, f"identical final parameters ({len(names)} tensors)")
+        check(meta_b["best_step"] == summary["best_step"], "resumed run kept the best step")
+
+        # Corrupt newest checkpoint: --resume auto skips it with a warning, uses the previous one.
+        newest = os.path.join(run_b, "checkpoints", f"step-{2 * S:08d}.ckpt")
+        with open(newest, "r+b") as f:
+            f.seek(-100, 2)
+            b = f.read(1)
+            f.seek(-100, 2)
+            f.write(bytes([b[0] ^ 0xFF]))
+        r = run(["train", "--run-dir", run_b, "--resume", "auto", "--no-export"] + common)
+        check(r.returncode == 0 and "skipping corrupt checkpoint" in r.stderr and f"at step {S}" in r.stderr,
+              "corrupt newest checkpoint skipped, resumed from step S: " + r.stderr[-400:])
+        _, pc = read_ckpt(newest)
+        check(all(np.array_equal(pa[k], pc[k]) for k in names), "re-run from step S reproduces the final parameters")
+
+        # 3. Non-finite: every update skipped, abort after 3 with a checkpoint of the unchanged state.
+        nan_model = make_model(os.path.join(tmp, "nan_model"), nan_weight=True)
+        run_nan = os.path.join(tmp, "run_nan")
+        r = run(["train", "--run-dir", run_nan, "--max-skipped-steps", "3"] +
+                [a if a != model else nan_model for a in common])
+        check(r.returncode == 1 and "consecutive updates skipped" in r.stderr and "HINT" not in r.stdout,
+              f"NaN model aborts (rc {r.returncode}): " + r.stderr[-400:])
+        check("batch rows" in r.stderr, "skipped steps are logged with their batch rows")
+        ckpts = sorted(os.listdir(os.path.join(run_nan, "checkpoints")))
+        check(len(ckpts) == 1, f"checkpoint of the last good state written: {ckpts}")
+        _, pn = read_ckpt(os.path.join(run_nan, "checkpoints", ckpts[-1]))
+        init = load_file(os.path.join(nan_model, "model.safetensors"))
+        unchanged = all(np.array_equal(np.nan_to_num(pn["model/" + k]), np.nan_to_num(init[k].numpy()))
+                        for k in init)
+        check(unchanged, "no parameter changed by skipped updates")
+
+        # 4. Preemption: SIGUSR1 once training runs -> checkpoint + exit 42; then resume.
+        run_p = os.path.join(tmp, "run_p")
+        long = [a if a != str(2 * S) else "400" for a in common]
+        p = subprocess.Popen([BIN, "train", "--run-dir", run_p] + long, stderr=subprocess.PIPE, text=True)
+        metrics = os.path.join(run_p, "metrics.jsonl")
+        deadline = time.time() + 120
+        while time.time() < deadline and not (os.path.exists(metrics) and '"step"' in open(metrics).read()):
+            time.sleep(0.2)
+        p.send_signal(signal.SIGUSR1)
+        _, err = p.communicate(timeout=300)
+        check(p.returncode == 42, f"SIGUSR1 -> exit 42 (rc {p.returncode}): " + err[-300:])
+        ck = sorted(os.listdir(os.path.join(run_p, "checkpoints")))
+        check(len(ck) >= 1, f"preemption checkpoint written: {ck}")
+        r = run(["train", "--run-dir", run_p, "--resume", "auto", "--no-export"] +
+                [a if a != "400" else str(int(ck[-1][5:13]) + 1) for a in long])
+        check(r.returncode == 0 and "resumed from" in r.stderr, "preempted run resumes: " + r.stderr[-300:])
+
+        # 5. Bad input, each rejected before any work with the option or file named.
+        def bad(args, needle, what):
+            rb = run(["train", "--run-dir", os.path.join(tmp, "run_bad")] + args)
+            check(rb.returncode == 1 and needle in rb.stderr, f"{what}: rc {rb.returncode}: {rb.stderr.strip()[-200:]}")
+
+        def with_opt(key, value, base=common):
+            out = list(base)
+            if key in out:
+                out[out.index(key) + 1] = value
+            else:
+                out += [key, value]
+            return out
+
+        bad(with_opt("--batch-size", "0"), "--batch-size", "batch 0")
+        bad(with_opt("--lr", "-1e-5"), "--lr", "negative lr")
+        bad(with_opt("--max-len", "128"), "max_position_embeddings", "max_len above the model's positions")
+        other_vocab = os.path.join(tmp, "other_vocab.txt")
+        lines = open(VOCAB).read().split("\n")
+        lines[2000] = "zzzqqq"
+        open(other_vocab, "w").write("\n".join(lines))
+        other = os.path.join(tmp, "corpus_other")
+        run(["prep", "-i", corpus_txt, "-o", other, "--vocab", other_vocab, "--max-len", "32", "--no-progress"])
+        bad(with_opt("--corpus", other), "another vocabulary", "corpus with another vocabulary")
+        missing = make_model(os.path.join(tmp, "missing_model"),
+                             drop_tensor="bert.encoder.layer.1.attention.self.query.weight")
+        bad(with_opt("--model", missing), "query.weight", "model with a missing tensor")
+        check(not os.path.exists(os.path.join(tmp, "run_bad", "checkpoints")), "bad input wrote no checkpoint")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("FAILED:" if failures else "all trainer run checks passed", *failures, sep="\n  ")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+// adamw.cpp - see adamw.h.
+#include "trainer/adamw.h"
+
+#include <torch/torch.h>
+
+#include "cluster/base/error.h"
+
+namespace simcsepp::trainer {
+
+AdamW::AdamW(std::vector<torch::Tensor> params, AdamWConfig config) : params_(std::move(params)), config_(config) {
+  SIMCSEPP_CHECK(!params_.empty(), "AdamW needs parameters");
+  for (const auto& p : params_) {
+    exp_avg_.push_back(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+    exp_avg_sq_.push_back(torch::zeros_like(p, torch::MemoryFormat::Contiguous));
+  }
+  step_ = torch::zeros({}, params_.front().options().dtype(torch::kFloat));
+}
+
+void AdamW::step(double lr, const torch::Tensor& skip) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  grads.reserve(params_.size());
+  for (const auto& p : params_) grads.push_back(p.grad());
+  // The kernel reads the step of each parameter; they all share one counter.
+  step_.add_(1);
+  const std::vector<torch::Tensor> steps(params_.size(), step_);
+  at::_fused_adamw_(params_, grads, exp_avg_, exp_avg_sq_, /*max_exp_avg_sqs=*/{}, steps, lr, config_.beta1,
+                    config_.beta2, config_.weight_decay, config_.eps, /*amsgrad=*/false, /*maximize=*/false,
+                    /*grad_scale=*/std::nullopt, skip);
+  step_.sub_(skip);
+}
+
+std::vector<torch::Tensor> AdamW::state() const {
+  std::vector<torch::Tensor> s;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    s.push_back(exp_avg_[i]);
+    s.push_back(exp_avg_sq_[i]);
+  }
+  s.push_back(step_);
+  return s;
+}
+
+void AdamW::load_state(const std::vector<torch::Tensor>& state) {
+  SIMCSEPP_CHECK(state.size() == 2 * params_.size() + 1, "optimizer state size mismatch");
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    exp_avg_[i].copy_(state[2 * i]);
+    exp_avg_sq_[i].copy_(state[2 * i + 1]);
+  }
+  step_.copy_(state.back());
+}
+
+}  // namespace simcsepp::trainer

@@ -1,0 +1,70 @@
+// train_command.cpp - `simcsepp train`: binds every TrainOptions field to an option whose
+// default is the paper's recipe (method.md 6) and runs trainer::run_training.
+#include "trainer/cli/command.h"
+#include "trainer/training_run.h"
+
+namespace simcsepp::cli {
+
+namespace {
+
+class TrainCommand final : public Command {
+ public:
+  std::string name() const override { return "train"; }
+  std::string summary() const override { return "train a sentence encoder with SimCSE / SimCSE++"; }
+
+  void add_options(po::options_description& o) override {
+    auto& c = c_;
+    o.add_options()("model", po::value(&c.model_dir)->required(),
+                    "Hugging Face BERT directory (config.json, weights, vocab.txt)")(
+        "corpus", po::value(&c.corpus_dir)->required(), "corpus directory written by `simcsepp prep`")(
+        "run-dir", po::value(&c.run_dir)->required(), "output: checkpoints/, best/, model/, metrics.jsonl")(
+        "objective", po::value(&c.objective)->default_value(c.objective),
+        "simcse | off-dropout | dcl | simcse++ (= off-dropout+dcl) | supervised, or '+'-joined, e.g. supervised+dcl")(
+        "batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "sentences per rank per micro-batch")(
+        "max-len", po::value(&c.max_len)->default_value(c.max_len), "tokens per sentence (must match the corpus)")(
+        "lr", po::value(&c.lr)->default_value(c.lr), "peak learning rate (linear decay)")(
+        "weight-decay", po::value(&c.weight_decay)->default_value(c.weight_decay), "AdamW decoupled weight decay")(
+        "warmup-steps", po::value(&c.warmup_steps)->default_value(c.warmup_steps), "linear warmup steps")(
+        "max-steps", po::value(&c.max_steps)->default_value(c.max_steps), "updates to run; 0 = --epochs decides")(
+        "epochs", po::value(&c.epochs)->default_value(c.epochs), "passes over the corpus (when --max-steps is 0)")(
+        "temperature", po::value(&c.temperature)->default_value(c.temperature), "tau of the instance loss")(
+        "pos-ratio", po::value(&c.pos_ratio)->default_value(c.pos_ratio), "m: positive-logit scale (off-dropout)")(
+        "dcl-weight", po::value(&c.dcl_weight)->default_value(c.dcl_weight), "lambda of DCL")(
+        "dcl-temperature", po::value(&c.dcl_temperature)->default_value(c.dcl_temperature), "tau_d of DCL")(
+        "hard-negative-weight", po::value(&c.hard_negative_weight)->default_value(c.hard_negative_weight),
+        "w multiplying exp(s) of hard negatives (supervised)")(
+        "grad-clip", po::value(&c.grad_clip)->default_value(c.grad_clip), "max global gradient norm; 0 = off")(
+        "grad-accum", po::value(&c.grad_accum)->default_value(c.grad_accum), "micro-batches per update")(
+        "eval-every", po::value(&c.eval_every)->default_value(c.eval_every),
+        "STS-B dev evaluation interval; 0 = end only")("sts-dev", po::value(&c.sts_dev)->default_value(c.sts_dev),
+                                                       "STS-B dev CSV (STSBenchmark/sts-dev.csv)")(
+        "pooler", po::value(&c.pooler)->default_value(c.pooler),
+        "training pooler: cls | cls_before_pooler | avg | avg_first_last")(
+        "eval-pooler", po::value(&c.eval_pooler)->default_value(c.eval_pooler), "pooler for evaluation and export")(
+        "seed", po::value(&c.seed)->default_value(c.seed), "data order and dropout seed")(
+        "checkpoint-every", po::value(&c.checkpoint_every)->default_value(c.checkpoint_every),
+        "checkpoint interval in steps; 0 = at every evaluation")(
+        "keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints),
+        "newest checkpoints kept")("resume", po::value(&c.resume)->default_value(c.resume),
+                                   "none | auto (newest valid in run-dir) | checkpoint file")(
+        "max-skipped-steps", po::value(&c.max_skipped_steps)->default_value(c.max_skipped_steps),
+        "abort after this many consecutive non-finite steps")("device", po::value(&c.device)->default_value(c.device),
+                                                              "auto | cpu | cuda")(
+        "comm", po::value(&c.comm)->default_value(c.comm), "auto | mpi | nccl | single")(
+        "log-every", po::value(&c.log_every)->default_value(c.log_every), "progress line interval without a TTY")(
+        "no-export", po::bool_switch()->notifier([&c](bool v) { c.export_model = !v; }),
+        "do not export the best model to <run-dir>/model at the end");
+  }
+
+  void validate(const po::variables_map&) override { c_.validate(); }
+  int run() override { return trainer::run_training(c_); }
+
+ private:
+  trainer::TrainOptions c_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_train_command() { return std::make_unique<TrainCommand>(); }
+
+}  // namespace simcsepp::cli

@@ -1,0 +1,29 @@
+// preemption.cpp - see preemption.h. Async-signal-safe: the handler stores to a lock-free atomic.
+#include "trainer/preemption.h"
+
+#include <atomic>
+#include <csignal>
+
+namespace simcsepp::trainer {
+
+namespace {
+
+std::atomic<int> g_signal{0};
+
+extern "C" void on_preemption_signal(int sig) { g_signal.store(sig); }
+
+}  // namespace
+
+void install_preemption_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_preemption_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+bool preemption_requested() { return g_signal.load() != 0; }
+int preemption_signal() { return g_signal.load(); }
+
+}  // namespace simcsepp::trainer

@@ -1,0 +1,89 @@
+// train_step.cpp - see train_step.h.
+#include "trainer/train_step.h"
+
+#include <torch/torch.h>
+
+#include "cluster/base/error.h"
+#include "model/objective_forward.h"
+
+namespace simcsepp::trainer {
+
+namespace {
+
+torch::Tensor host_to_device(const std::vector<int64_t>& values, const data::TokenBatch& batch, torch::Device device) {
+  SIMCSEPP_CHECK(static_cast<int64_t>(values.size()) == batch.rows * batch.max_len, "TokenBatch size mismatch");
+  // from_blob does not own the vector: clone (CPU) or copy to the device before it goes away.
+  auto t = torch::from_blob(const_cast<int64_t*>(values.data()), {batch.rows, batch.max_len}, torch::kLong);
+  return device.is_cpu() ? t.clone() : t.to(device);
+}
+
+}  // namespace
+
+torch::Tensor to_ids_tensor(const data::TokenBatch& batch, torch::Device device) {
+  return host_to_device(batch.input_ids, batch, device);
+}
+torch::Tensor to_mask_tensor(const data::TokenBatch& batch, torch::Device device) {
+  return host_to_device(batch.attention_mask, batch, device);
+}
+
+TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, cluster::Communicator& comm)
+    : encoder_(std::move(encoder)),
+      config_(std::move(config)),
+      comm_(comm),
+      device_(encoder_->parameters().front().device()),
+      schedule_(config_.adamw.lr, config_.warmup_steps, config_.total_steps) {
+  SIMCSEPP_CHECK(config_.grad_accum >= 1, "grad_accum must be >= 1");
+  encoder_->train();
+  encoder_->set_mixed_precision(config_.mixed_precision && device_.is_cuda());
+  auto params = encoder_->parameters();
+  reducer_ = std::make_unique<cluster::GradientReducer>(comm_, params);
+  optimizer_ = std::make_unique<AdamW>(params, config_.adamw);
+}
+
+StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& micro_batches) {
+  SIMCSEPP_CHECK(static_cast<int64_t>(micro_batches.size()) == config_.grad_accum,
+                 "step() needs grad_accum micro-batches");
+  StepOutput out;
+  out.update = updates_;
+  out.lr = schedule_.lr_at(updates_);
+  reducer_->zero_grad();
+  const double scale = 1.0 / static_cast<double>(config_.grad_accum);
+  auto zero = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  out.loss = zero.clone();
+  out.instance = zero.clone();
+  out.dcl = zero.clone();
+  for (const auto& columns : micro_batches) {
+    std::vector<torch::Tensor> ids, masks;
+    for (const auto& c : columns) {
+      ids.push_back(to_ids_tensor(c, device_));
+      masks.push_back(to_mask_tensor(c, device_));
+    }
+    const auto loss = model::forward_objective(encoder_, comm_, config_.objective, config_.pooler, ids, masks);
+    (loss.total * scale).backward();
+    out.loss += loss.total.detach() * scale;
+    out.instance += loss.instance.detach() * scale;
+    out.dcl += loss.dcl.detach() * scale;
+  }
+  reducer_->reduce();
+
+  torch::NoGradGuard no_grad;
+  auto sq = zero.clone();
+  for (const auto& b : reducer_->buffers()) sq += b.to(torch::kFloat).pow(2).sum();
+  out.grad_norm = sq.sqrt();
+  // One tiny collective: every rank skips the same updates and stops at the same step.
+  auto control =
+      torch::stack({torch::logical_not(torch::isfinite(out.loss) & torch::isfinite(out.grad_norm)).to(torch::kFloat),
+                    torch::full({}, stop_requested_ ? 1.0f : 0.0f, zero.options())});
+  comm_.all_reduce(control, cluster::ReduceOp::kMax);
+  out.skipped = control[0];
+  out.stop = control[1];
+  if (config_.grad_clip > 0) {
+    const auto coef = (config_.grad_clip / (out.grad_norm + 1e-6)).clamp_max(1.0);
+    for (const auto& b : reducer_->buffers()) b.mul_(coef.to(b.scalar_type()));
+  }
+  optimizer_->step(out.lr, out.skipped);
+  ++updates_;
+  return out;
+}
+
+}  // namespace simcsepp::trainer

@@ -1,0 +1,88 @@
+// train_step.h - one optimizer update of SimCSE++ training: forward passes, loss, backward,
+// gradient averaging over ranks, clipping, non-finite guard, AdamW, linear schedule.
+//
+// Per update: reducer.zero_grad(); for each of grad_accum micro-batches: the objective's encoder
+// calls + loss, backward of loss / grad_accum; reducer.reduce() (gradient average over ranks);
+// global grad norm; optional clipping; one tiny all_reduce(kMax) of [non-finite, stop request]
+// so every rank skips (or stops) together; fused AdamW that leaves everything unchanged when the
+// non-finite flag is set.
+//
+// GPU rules (architecture.md): shapes are static (batches are padded to max_len by the reader),
+// nothing in step() reads a device value on the host; StepOutput holds device scalars the caller
+// reads one step late. Threading: the training thread only.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "cluster/communicator.h"
+#include "cluster/gradient_reducer.h"
+#include "data/token_batch.h"
+#include "model/bert_config.h"
+#include "model/objective_config.h"
+#include "model/sentence_encoder.h"
+#include "trainer/adamw.h"
+#include "trainer/lr_schedule.h"
+
+namespace simcsepp::trainer {
+
+struct TrainStepConfig {
+  model::ObjectiveConfig objective;
+  model::Pooler pooler = model::Pooler::kCls;
+  AdamWConfig adamw;
+  int64_t warmup_steps = 0;
+  int64_t total_steps = 1;  // of the linear decay
+  double grad_clip = 0.0;   // max global L2 norm; 0 = off
+  int64_t grad_accum = 1;
+  bool mixed_precision = false;  // bf16 autocast of the encoder (CUDA only)
+};
+
+// Device scalars of one update (read them after the next step is launched).
+struct StepOutput {
+  torch::Tensor loss;       // mean over micro-batches of the local total loss
+  torch::Tensor instance;   // its contrastive part
+  torch::Tensor dcl;        // its DCL part (unweighted)
+  torch::Tensor grad_norm;  // global L2 norm of the averaged gradient, before clipping
+  torch::Tensor skipped;    // 1 if the update was skipped (non-finite on any rank)
+  torch::Tensor stop;       // 1 if any rank asked to stop (preemption)
+  double lr = 0.0;          // learning rate used by this update
+  int64_t update = 0;       // 0-based index of this update
+};
+
+class TrainStep {
+ public:
+  TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, cluster::Communicator& comm);
+
+  // micro_batches.size() == grad_accum; each is the columns of one micro-batch (local rows).
+  StepOutput step(const std::vector<std::vector<data::TokenBatch>>& micro_batches);
+
+  // Ask every rank to stop after the current update (e.g. a signal arrived on this rank).
+  void request_stop() { stop_requested_ = true; }
+
+  int64_t updates() const { return updates_; }
+  void set_updates(int64_t updates) { updates_ = updates; }
+  AdamW& optimizer() { return *optimizer_; }
+  model::SentenceEncoder& encoder() { return encoder_; }
+  const TrainStepConfig& config() const { return config_; }
+  torch::Device device() const { return device_; }
+
+ private:
+  model::SentenceEncoder encoder_;
+  TrainStepConfig config_;
+  cluster::Communicator& comm_;
+  torch::Device device_;
+  std::unique_ptr<cluster::GradientReducer> reducer_;
+  std::unique_ptr<AdamW> optimizer_;
+  LinearSchedule schedule_;
+  int64_t updates_ = 0;
+  bool stop_requested_ = false;
+};
+
+// [rows, max_len] int64 tensors of a TokenBatch on `device`.
+torch::Tensor to_ids_tensor(const data::TokenBatch& batch, torch::Device device);
+torch::Tensor to_mask_tensor(const data::TokenBatch& batch, torch::Device device);
+
+}  // namespace simcsepp::trainer

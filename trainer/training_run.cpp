@@ -1,0 +1,489 @@
+// training_run.cpp - see training_run.h.
+#include "trainer/training_run.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "cluster/base/error.h"
+#include "cluster/base/log.h"
+#include "cluster/bootstrap.h"
+#include "data/corpus_reader.h"
+#include "data/manifest.h"
+#include "data/sts_readers.h"
+#include "data/wordpiece_tokenizer.h"
+#include "model/hf_checkpoint.h"
+#include "trainer/cli/exit_codes.h"
+#include "trainer/metrics_log.h"
+#include "trainer/preemption.h"
+#include "trainer/sentence_embedder.h"
+#include "trainer/sts_evaluation.h"
+#include "trainer/train_step.h"
+#include "trainer/training_checkpoint.h"
+
+namespace simcsepp::trainer {
+
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+void TrainOptions::validate() const {
+  auto need = [](bool ok, const std::string& what, const std::string& key, const std::string& hint) {
+    if (!ok) throw Error(what, key, hint);
+  };
+  need(!model_dir.empty(), "no model directory given", "--model", "pass a Hugging Face BERT directory");
+  need(!corpus_dir.empty(), "no corpus given", "--corpus", "pass the output directory of `simcsepp prep`");
+  need(!run_dir.empty(), "no run directory given", "--run-dir", "pass a directory for checkpoints and logs");
+  need(batch_size > 0, "batch size must be > 0, got " + std::to_string(batch_size), "--batch-size",
+       "the paper uses 64 per GPU");
+  need(max_len > 1, "max length must be > 1, got " + std::to_string(max_len), "--max-len", "the paper uses 32");
+  need(std::isfinite(lr) && lr > 0, "learning rate must be > 0, got " + std::to_string(lr), "--lr",
+       "the paper uses 3e-5 for BERT-base");
+  need(std::isfinite(weight_decay) && weight_decay >= 0, "weight decay must be >= 0", "--weight-decay",
+       "use 0 (the paper)");
+  need(warmup_steps >= 0, "warmup steps must be >= 0", "--warmup-steps", "use 0 (the paper)");
+  need(max_steps >= 0, "max steps must be >= 0", "--max-steps", "0 means --epochs decides");
+  need(std::isfinite(epochs) && epochs > 0, "epochs must be > 0", "--epochs", "the paper trains 1 epoch");
+  need(std::isfinite(grad_clip) && grad_clip >= 0, "gradient clip must be >= 0", "--grad-clip", "0 turns clipping off");
+  need(grad_accum >= 1, "gradient accumulation must be >= 1", "--grad-accum", "1 = no accumulation");
+  need(eval_every >= 0, "eval interval must be >= 0", "--eval-every", "the paper evaluates every 125 steps");
+  need(checkpoint_every >= 0, "checkpoint interval must be >= 0", "--checkpoint-every", "0 = at every evaluation");
+  need(keep_checkpoints >= 1, "must keep at least one checkpoint", "--keep-checkpoints", "the default keeps 3");
+  need(max_skipped_steps >= 1, "max skipped steps must be >= 1", "--max-skipped-steps", "the default is 10");
+  need(log_every >= 1, "log interval must be >= 1", "--log-every", "");
+  need(resume == "none" || resume == "auto" || fs::is_regular_file(resume),
+       "resume checkpoint '" + resume + "' does not exist", "--resume", "use none, auto or a checkpoint file");
+  auto objective_cfg = model::parse_objective(objective);
+  objective_cfg.temperature = temperature;
+  objective_cfg.pos_ratio = pos_ratio;
+  objective_cfg.dcl_weight = dcl_weight;
+  objective_cfg.dcl_temperature = dcl_temperature;
+  objective_cfg.hard_negative_weight = hard_negative_weight;
+  objective_cfg.validate();
+  model::parse_pooler(pooler);
+  model::parse_pooler(eval_pooler);
+}
+
+nlohmann::json TrainOptions::to_json() const {
+  return {{"model", model_dir},
+          {"corpus", corpus_dir},
+          {"run_dir", run_dir},
+          {"objective", objective},
+          {"batch_size", batch_size},
+          {"max_len", max_len},
+          {"lr", lr},
+          {"weight_decay", weight_decay},
+          {"warmup_steps", warmup_steps},
+          {"max_steps", max_steps},
+          {"epochs", epochs},
+          {"temperature", temperature},
+          {"pos_ratio", pos_ratio},
+          {"dcl_weight", dcl_weight},
+          {"dcl_temperature", dcl_temperature},
+          {"hard_negative_weight", hard_negative_weight},
+          {"grad_clip", grad_clip},
+          {"grad_accum", grad_accum},
+          {"eval_every", eval_every},
+          {"sts_dev", sts_dev},
+          {"pooler", pooler},
+          {"eval_pooler", eval_pooler},
+          {"seed", seed},
+          {"checkpoint_every", checkpoint_every},
+          {"keep_checkpoints", keep_checkpoints},
+          {"max_skipped_steps", max_skipped_steps},
+          {"device", device},
+          {"comm", comm}};
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Input checks that need the files (before any training work).
+
+struct Inputs {
+  data::Manifest manifest;
+  std::string vocab_path;
+  model::BertConfig bert;
+};
+
+Inputs check_inputs(const TrainOptions& o, const model::ObjectiveConfig& objective) {
+  Inputs in;
+  const fs::path model(o.model_dir);
+  if (!fs::is_directory(model))
+    throw Error("model directory does not exist", o.model_dir, "pass a HF BERT directory to --model");
+  in.vocab_path = (model / "vocab.txt").string();
+  if (!fs::is_regular_file(in.vocab_path)) {
+    throw Error("model directory has no vocab.txt", in.vocab_path,
+                "the trainer needs the model's WordPiece vocabulary");
+  }
+  in.bert = model::BertConfig::from_json_file((model / "config.json").string());
+  in.manifest = data::Manifest::load(o.corpus_dir);
+  if (o.max_len > in.bert.max_position_embeddings) {
+    throw Error("--max-len " + std::to_string(o.max_len) + " exceeds the model's max_position_embeddings " +
+                    std::to_string(in.bert.max_position_embeddings),
+                "--max-len", "use at most " + std::to_string(in.bert.max_position_embeddings));
+  }
+  if (in.manifest.max_len != o.max_len) {
+    throw Error("the corpus was prepared with max_len " + std::to_string(in.manifest.max_len) + ", --max-len is " +
+                    std::to_string(o.max_len),
+                o.corpus_dir + "/manifest.json",
+                "pass --max-len " + std::to_string(in.manifest.max_len) + " or re-run `simcsepp prep --max-len " +
+                    std::to_string(o.max_len) + "`");
+  }
+  const auto tokenizer = data::WordPieceTokenizer::from_vocab_file(in.vocab_path, in.manifest.lowercase);
+  if (tokenizer.vocab_sha256() != in.manifest.vocab_sha256) {
+    throw Error("the corpus was made with another vocabulary than the model's (vocab sha256 " +
+                    in.manifest.vocab_sha256.substr(0, 12) + "... vs " + tokenizer.vocab_sha256().substr(0, 12) +
+                    "...)",
+                o.corpus_dir + "/manifest.json",
+                "re-run `simcsepp prep --vocab " + in.vocab_path + "` or pass the matching --model");
+  }
+  if (in.manifest.vocab_size > in.bert.vocab_size) {
+    throw Error("corpus vocabulary (" + std::to_string(in.manifest.vocab_size) +
+                    ") larger than the model's vocab_size " + std::to_string(in.bert.vocab_size),
+                o.model_dir + "/config.json", "use the model the corpus was prepared for");
+  }
+  const size_t columns = in.manifest.columns.size();
+  if (objective.supervised && columns < 2) {
+    throw Error("objective " + objective.name() + " needs sentence pairs or triplets; the corpus has one column",
+                o.corpus_dir + "/manifest.json", "prepare NLI triplets or use --objective simcse++");
+  }
+  if (!fs::is_regular_file(o.sts_dev)) {
+    throw Error("STS-B dev file not found", o.sts_dev, "pass --sts-dev PATH/STSBenchmark/sts-dev.csv");
+  }
+  return in;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output a person can follow.
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
+                static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
+  return buf;
+}
+
+class Progress {
+ public:
+  Progress(int64_t total, int64_t log_every, bool enabled)
+      : total_(total), log_every_(log_every), enabled_(enabled), tty_(enabled && ::isatty(STDERR_FILENO)) {}
+
+  void update(int64_t step, double loss, double sentences_per_s, double eta_s, double last_dev, bool skipped) {
+    if (!enabled_) return;
+    std::ostringstream os;
+    char lossbuf[32];
+    std::snprintf(lossbuf, sizeof(lossbuf), "%.4f", loss);
+    os << "step " << step << "/" << total_ << " loss " << lossbuf << (skipped ? " (skipped)" : "") << " | "
+       << static_cast<int64_t>(sentences_per_s) << " sent/s | ETA " << format_duration(eta_s);
+    if (std::isfinite(last_dev)) {
+      char devbuf[32];
+      std::snprintf(devbuf, sizeof(devbuf), "%.2f", last_dev);
+      os << " | dev " << devbuf;
+    }
+    if (tty_) {
+      const int width = 24;
+      const int filled = static_cast<int>(width * step / std::max<int64_t>(1, total_));
+      std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << os.str() << "\033[K"
+                << std::flush;
+    } else if (step % log_every_ == 0 || step == total_) {
+      LOG_INFO(os.str());
+    }
+  }
+  // Ends the bar line before other log output.
+  void break_line() {
+    if (tty_) std::cerr << "\n";
+  }
+
+ private:
+  int64_t total_, log_every_;
+  bool enabled_, tty_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The best model so far: weights + config in <run>/best, replaced atomically (tmp dir, renames).
+
+// Removes a flat directory (best/ holds files only). Not std::filesystem::remove_all: with the
+// libtorch wheel that symbol resolves into libtorch.so, whose copy crashes on non-empty
+// directories (seen with torch 2.11 + GCC 12).
+void remove_flat_dir(const fs::path& dir) {
+  if (!fs::exists(dir)) return;
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path().string());
+  for (const auto& f : files) ::unlink(f.c_str());
+  ::rmdir(dir.c_str());
+}
+
+void save_best(model::SentenceEncoder& encoder, const std::string& run_dir, int64_t step, double score) {
+  const fs::path best = fs::path(run_dir) / "best";
+  const fs::path tmp = fs::path(run_dir) / "best.tmp";
+  const fs::path old = fs::path(run_dir) / "best.old";
+  remove_flat_dir(tmp);
+  fs::create_directories(tmp);
+  model::save_sentence_encoder_weights(encoder, (tmp / "model.safetensors").string());
+  std::ofstream(tmp / "config.json") << encoder->config().to_json().dump(2);
+  std::ofstream(tmp / "best.json") << nlohmann::json{{"step", step}, {"sts_dev_spearman_x100", score}}.dump(2);
+  remove_flat_dir(old);
+  if (fs::exists(best)) fs::rename(best, old);
+  fs::rename(tmp, best);
+  remove_flat_dir(old);
+}
+
+// Test hook (see docs/training.md): SIGKILL this process right after update S, to test resume.
+int64_t kill_after_step_for_tests() {
+  const char* v = std::getenv("SIMCSEPP_TEST_KILL_AFTER_STEP");
+  return v ? std::atoll(v) : -1;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// The run.
+
+int run_training(const TrainOptions& o) {
+  o.validate();
+  auto objective = model::parse_objective(o.objective);
+  objective.temperature = o.temperature;
+  objective.pos_ratio = o.pos_ratio;
+  objective.dcl_weight = o.dcl_weight;
+  objective.dcl_temperature = o.dcl_temperature;
+  objective.hard_negative_weight = o.hard_negative_weight;
+  const Inputs inputs = check_inputs(o, objective);
+
+  auto cluster = cluster::bootstrap_cluster(o.comm, o.device);
+  cluster::Communicator& comm = *cluster.comm;
+  const int rank = comm.rank();
+  const torch::Device device = cluster.device;
+  install_preemption_handlers();
+
+  model::LoadReport report;
+  auto encoder = model::load_hf_model(o.model_dir, &report);
+  for (const auto& m : report.missing) LOG_INFO("initialised (not in the checkpoint): " << m);
+  encoder->to(device);
+  const auto tokenizer = data::WordPieceTokenizer::from_vocab_file(inputs.vocab_path, inputs.manifest.lowercase);
+  const auto dev_pairs = data::read_stsbenchmark(o.sts_dev);
+
+  data::ReaderOptions ro;
+  ro.corpus_dir = o.corpus_dir;
+  ro.rank = rank;
+  ro.world_size = comm.world_size();
+  ro.local_batch = o.batch_size;
+  ro.seed = o.seed;
+  ro.expected_vocab_sha256 = tokenizer.vocab_sha256();
+  data::CorpusReader reader(ro);
+  const int64_t steps_per_epoch = reader.steps_per_epoch() / o.grad_accum;
+  if (steps_per_epoch < 1 && o.max_steps == 0) {
+    throw Error("the corpus has fewer rows than one global batch", o.corpus_dir,
+                "use a smaller --batch-size, fewer ranks or a larger corpus");
+  }
+  const int64_t total_steps =
+      o.max_steps > 0 ? o.max_steps : static_cast<int64_t>(std::ceil(o.epochs * static_cast<double>(steps_per_epoch)));
+
+  TrainStepConfig sc;
+  sc.objective = objective;
+  sc.pooler = model::parse_pooler(o.pooler);
+  sc.adamw.lr = o.lr;
+  sc.adamw.weight_decay = o.weight_decay;
+  sc.warmup_steps = o.warmup_steps;
+  sc.total_steps = total_steps;
+  sc.grad_clip = o.grad_clip;
+  sc.grad_accum = o.grad_accum;
+  sc.mixed_precision = device.is_cuda();
+  TrainStep step(encoder, sc, comm);
+  const auto eval_pooler = model::parse_pooler(o.eval_pooler);
+  const int64_t eval_max_len = default_eval_max_len(encoder->config());
+
+  // Dropout streams differ per rank; a resume overwrites them with the saved states.
+  torch::manual_seed(o.seed + 1000003ULL * static_cast<uint64_t>(rank));
+  const std::string ckpt_dir = (fs::path(o.run_dir) / "checkpoints").string();
+  const auto run_config = o.to_json();
+  TrainProgress progress;
+  progress.reader = reader.position();
+  std::string resume_from;
+  if (o.resume == "auto") {
+    resume_from = newest_valid_checkpoint(ckpt_dir);
+    if (resume_from.empty()) LOG_INFO("--resume auto: no checkpoint in " << ckpt_dir << ", starting fresh");
+  } else if (o.resume != "none") {
+    resume_from = o.resume;
+  }
+  if (!resume_from.empty()) {
+    progress = load_training_checkpoint(resume_from, step, comm);
+    reader.seek(progress.reader);
+    LOG_INFO("resumed from " << resume_from << " at step " << progress.step);
+  }
+  if (rank == 0) fs::create_directories(o.run_dir);
+  comm.barrier();
+  std::optional<MetricsLog> metrics;
+  if (rank == 0) metrics.emplace((fs::path(o.run_dir) / "metrics.jsonl").string());
+  if (metrics && resume_from.empty()) metrics->write("config", run_config);
+  LOG_INFO("training " << objective.name() << " for " << total_steps << " steps (" << steps_per_epoch
+                       << " per epoch), global batch " << o.batch_size * comm.world_size() * o.grad_accum << " on "
+                       << device.str() << ", " << comm.world_size() << " rank(s)");
+
+  Progress bar(total_steps, o.log_every, rank == 0);
+  double last_dev = std::numeric_limits<double>::quiet_NaN();
+  const auto start = std::chrono::steady_clock::now();
+  const double seconds_before = progress.train_seconds;
+  const int64_t first_step = progress.step;
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  const int64_t kill_after = kill_after_step_for_tests();
+  const int64_t sentences_per_step = o.batch_size * comm.world_size() * o.grad_accum;
+
+  auto checkpoint = [&](const char* why) {
+    progress.reader = reader.position();
+    progress.train_seconds = seconds_before + elapsed();
+    const auto path = save_training_checkpoint(ckpt_dir, step, comm, progress, run_config, o.keep_checkpoints);
+    if (metrics) metrics->write("checkpoint", {{"step", progress.step}, {"path", path}, {"reason", why}});
+    LOG_DEBUG("checkpoint " << path << " (" << why << ")");
+  };
+  auto evaluate = [&] {
+    const auto score = evaluate_sts(step.encoder(), tokenizer, dev_pairs, eval_pooler, eval_max_len, 128, device);
+    last_dev = score.spearman_x100;
+    const bool better = std::isfinite(score.spearman_x100) && score.spearman_x100 > progress.best_score;
+    if (better) {
+      progress.best_score = score.spearman_x100;
+      progress.best_step = progress.step;
+      if (rank == 0) save_best(step.encoder(), o.run_dir, progress.step, progress.best_score);
+    }
+    comm.barrier();
+    if (metrics) {
+      metrics->write("eval", {{"step", progress.step},
+                              {"sts_dev_spearman_x100", score.spearman_x100},
+                              {"pairs", score.pairs},
+                              {"best", better},
+                              {"best_score", progress.best_score},
+                              {"best_step", progress.best_step}});
+    }
+    bar.break_line();
+    LOG_INFO("step " << progress.step << ": STS-B dev Spearman " << score.spearman_x100 << (better ? " (best)" : ""));
+  };
+
+  // One step late: the outputs of update k are read after update k+1 is launched, so a GPU
+  // never waits for the host (architecture.md). Decisions (skip abort, stop) follow one step late.
+  struct Pending {
+    StepOutput out;
+    std::vector<int64_t> rows;
+  };
+  std::optional<Pending> pending;
+  bool stop = false, abort_skips = false;
+  auto settle = [&](const Pending& p) {
+    const double loss = p.out.loss.item<double>();
+    const bool skipped = p.out.skipped.item<float>() > 0;
+    if (p.out.stop.item<float>() > 0) stop = true;
+    if (skipped) {
+      ++progress.skipped_total;
+      ++progress.consecutive_skips;
+      std::ostringstream rows;
+      for (size_t i = 0; i < p.rows.size() && i < 16; ++i) rows << (i ? "," : "") << p.rows[i];
+      if (p.rows.size() > 16) rows << ",...";
+      bar.break_line();
+      LOG_WARN("step " << p.out.update + 1 << ": non-finite loss or gradient, update skipped ("
+                       << progress.consecutive_skips << " in a row; batch rows " << rows.str() << ")");
+      if (progress.consecutive_skips >= o.max_skipped_steps) abort_skips = true;
+    } else {
+      progress.consecutive_skips = 0;
+    }
+    const double t = elapsed();
+    const double rate = static_cast<double>((p.out.update + 1 - first_step) * sentences_per_step) / std::max(1e-9, t);
+    const double eta = static_cast<double>(total_steps - p.out.update - 1) * sentences_per_step / std::max(1e-9, rate);
+    if (metrics) {
+      metrics->write("step", {{"step", p.out.update + 1},
+                              {"loss", loss},
+                              {"instance_loss", p.out.instance.item<double>()},
+                              {"dcl_loss", p.out.dcl.item<double>()},
+                              {"grad_norm", p.out.grad_norm.item<double>()},
+                              {"lr", p.out.lr},
+                              {"skipped", skipped},
+                              {"sentences_per_s", rate}});
+    }
+    bar.update(p.out.update + 1, loss, rate, eta, last_dev, skipped);
+  };
+
+  while (progress.step < total_steps && !stop && !abort_skips) {
+    std::vector<std::vector<data::TokenBatch>> micro;
+    std::vector<int64_t> rows;
+    for (int64_t a = 0; a < o.grad_accum; ++a) {
+      auto batch = reader.next();
+      rows.insert(rows.end(), batch.global_rows.begin(), batch.global_rows.end());
+      micro.push_back(std::move(batch.columns));
+    }
+    if (preemption_requested()) step.request_stop();
+    auto out = step.step(micro);
+    ++progress.step;
+    if (pending) settle(*pending);
+    pending = Pending{out, std::move(rows)};
+    const bool eval_now = o.eval_every > 0 && progress.step % o.eval_every == 0 && progress.step < total_steps;
+    const bool ckpt_now = o.checkpoint_every > 0 ? progress.step % o.checkpoint_every == 0 : eval_now;
+    if (eval_now || ckpt_now) {
+      settle(*pending);
+      pending.reset();
+    }
+    if (eval_now) evaluate();
+    if (ckpt_now && progress.step < total_steps) checkpoint("interval");
+    if (progress.step == kill_after) {
+      settle(*pending);  // the metrics line of this step is written, as a crash after it would
+      std::raise(SIGKILL);
+    }
+  }
+  if (pending) settle(*pending);
+  if (!stop && !abort_skips && progress.step < total_steps) stop = true;  // settle() saw the flag late
+
+  if (abort_skips) {
+    checkpoint("skipped-steps");
+    bar.break_line();
+    throw Error(std::to_string(progress.consecutive_skips) +
+                    " consecutive updates skipped (non-finite loss or gradient) at step " +
+                    std::to_string(progress.step) + "; the last good state is checkpointed in " + ckpt_dir,
+                "--max-skipped-steps", "lower --lr, set --grad-clip 1.0, or check the batch rows logged above");
+  }
+  if (stop && progress.step < total_steps) {
+    checkpoint("preempted");
+    bar.break_line();
+    LOG_WARN("preempted (signal " << preemption_signal() << ") at step " << progress.step
+                                  << ": checkpoint written; requeue with --resume auto");
+    if (metrics) metrics->write("preempted", {{"step", progress.step}});
+    return cli::kExitPreempted;
+  }
+
+  evaluate();
+  checkpoint("final");
+  const double train_seconds = seconds_before + elapsed();
+  nlohmann::json summary = {{"steps", progress.step},
+                            {"best_step", progress.best_step},
+                            {"best_sts_dev_spearman_x100", progress.best_score},
+                            {"skipped_steps", progress.skipped_total},
+                            {"train_seconds", train_seconds},
+                            {"sentences_per_s", static_cast<double>((progress.step - first_step) * sentences_per_step) /
+                                                    std::max(1e-9, elapsed())},
+                            {"objective", objective.name()}};
+  if (rank == 0 && o.export_model && progress.best_step >= 0) {
+    auto best = model::load_hf_model((fs::path(o.run_dir) / "best").string());
+    const auto out_dir = (fs::path(o.run_dir) / "model").string();
+    model::export_hf_model(best, inputs.vocab_path, eval_pooler, out_dir);
+    summary["exported_model"] = out_dir;
+  }
+  comm.barrier();
+  if (metrics) {
+    metrics->write("summary", summary);
+    std::ofstream(fs::path(o.run_dir) / "summary.json") << summary.dump(2) << "\n";
+  }
+  bar.break_line();
+  LOG_INFO("done: " << progress.step << " steps in " << format_duration(train_seconds) << ", best STS-B dev "
+                    << progress.best_score << " at step " << progress.best_step << ", "
+                    << static_cast<int64_t>(summary["sentences_per_s"].get<double>()) << " sentences/s");
+  return cli::kExitOk;
+}
+
+}  // namespace simcsepp::trainer

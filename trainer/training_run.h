@@ -1,0 +1,61 @@
+// training_run.h - `simcsepp train` end to end: checks every input before any work, builds the
+// cluster, reader, encoder and TrainStep, runs the loop (evaluation every N steps, checkpoints,
+// metrics log, progress, preemption, non-finite guard) and exports the best checkpoint.
+//
+// Run directory layout:
+//   checkpoints/step-XXXXXXXX.ckpt  the last K training checkpoints (training_checkpoint.h)
+//   best/                          weights + config.json of the best dev score so far, best.json
+//   model/                         the exported best model (Hugging Face + sentence-transformers)
+//   metrics.jsonl                  one line per step, per evaluation, per checkpoint, summary
+//   summary.json                   best step and score, time, throughput
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace simcsepp::trainer {
+
+struct TrainOptions {
+  std::string model_dir;
+  std::string corpus_dir;
+  std::string run_dir;
+  std::string objective = "simcse++";
+  int64_t batch_size = 64;  // per rank
+  int64_t max_len = 32;
+  double lr = 3e-5;
+  double weight_decay = 0.0;
+  int64_t warmup_steps = 0;
+  int64_t max_steps = 0;  // 0: epochs * steps per epoch
+  double epochs = 1.0;
+  double temperature = 0.05;
+  double pos_ratio = 1.0;
+  double dcl_weight = 0.1;
+  double dcl_temperature = 5.0;
+  double hard_negative_weight = 1.0;
+  double grad_clip = 0.0;
+  int64_t grad_accum = 1;
+  int64_t eval_every = 125;  // 0: only at the end
+  std::string sts_dev = "../shared/data/sts/STSBenchmark/sts-dev.csv";
+  std::string pooler = "cls";
+  std::string eval_pooler = "cls_before_pooler";
+  uint64_t seed = 42;
+  int64_t checkpoint_every = 0;  // 0: at every evaluation
+  int keep_checkpoints = 3;
+  std::string resume = "none";  // none | auto | PATH
+  int64_t max_skipped_steps = 10;
+  std::string device = "auto";
+  std::string comm = "auto";
+  int64_t log_every = 10;  // plain progress lines (non-TTY)
+  bool export_model = true;
+
+  // Rejects nonsense values (naming the option, with a HINT) before any work starts.
+  void validate() const;
+  nlohmann::json to_json() const;
+};
+
+// Returns the process exit code (kExitOk, or kExitPreempted after a preemption checkpoint).
+// Throws simcsepp::Error on bad input.
+int run_training(const TrainOptions& options);
+
+}  // namespace simcsepp::trainer
