@@ -23,3 +23,17 @@ set_property(TEST cluster.fault APPEND PROPERTY ENVIRONMENT
   "SIMCSEPP_MPI_TEST_BIN=$<TARGET_FILE:test_cluster_mpi>"
   "SIMCSEPP_MPIRUN=${_cluster_mpirun}")
 set_property(TEST cluster.fault PROPERTY TIMEOUT 300)
+
+# The data-parallel equivalence test (W ranks x batch B == 1 process x batch W*B, every
+# objective): links the model library, so it is its own binary.
+file(GLOB _cluster_equiv_srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cluster/equivalence/*.cpp)
+add_executable(test_cluster_equivalence ${_cluster_equiv_srcs} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/mpi/mpi_test_main.cpp)
+target_link_libraries(test_cluster_equivalence PRIVATE simcsepp_model simcsepp_cluster GTest::gtest simcsepp_warnings)
+target_include_directories(test_cluster_equivalence PRIVATE ${PROJECT_SOURCE_DIR})
+set_target_properties(test_cluster_equivalence PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_enable_torch_pch(test_cluster_equivalence)
+foreach(_np 2 3)
+  simcsepp_add_mpi_test(cluster.equivalence_np${_np} ${_np} test_cluster_equivalence)
+  set_property(TEST cluster.equivalence_np${_np} APPEND PROPERTY ENVIRONMENT "SIMCSEPP_COLLECTIVE_TIMEOUT_S=120")
+  set_property(TEST cluster.equivalence_np${_np} PROPERTY TIMEOUT 600)
+endforeach()
