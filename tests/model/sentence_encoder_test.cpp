@@ -230,3 +230,20 @@ TEST(HfCheckpoint, ExportThenLoadReproducesEveryPooler) {
       export_hf_model(loaded, (dir / "vocab_source.txt").string(), Pooler::kAvgFirstLast, (dir / "bad").string()),
       simcsepp::Error);
 }
+
+TEST(HfCheckpoint, SavedSimcseppWeightsReloadWithTheirMlpHead) {
+  torch::manual_seed(9);
+  SentenceEncoder encoder(tiny_config());
+  const auto dir = temp_dir("weights");
+  write_text(dir / "config.json", encoder->config().to_json().dump());
+  save_sentence_encoder_weights(encoder, (dir / "model.safetensors").string());
+  LoadReport report;
+  auto loaded = load_hf_model(dir.string(), &report);
+  EXPECT_TRUE(report.missing.empty());
+  EXPECT_TRUE(report.unexpected.empty());
+  encoder->eval();
+  loaded->eval();
+  const auto b = tiny_batch();
+  EXPECT_TRUE(
+      torch::equal(encoder->forward(b.ids, b.mask, Pooler::kCls), loaded->forward(b.ids, b.mask, Pooler::kCls)));
+}
