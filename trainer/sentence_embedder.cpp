@@ -8,6 +8,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <string_view>
+#include <unordered_map>
 
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
@@ -85,8 +87,8 @@ InferenceModel load_inference_model(const std::string& model_dir, torch::Device 
                     " tokens but config.json says vocab_size " + std::to_string(m.encoder->config().vocab_size),
                 vocab.string(), "the tokenizer and the weights must come from the same model");
   }
-  LOG_INFO("loaded " << report.weights_file << " (" << report.unexpected.size()
-                     << " unused tensors), lowercase=" << (lowercase ? "yes" : "no"));
+  LOG_INFO("loaded " << (report.weights_file.empty() ? model_dir : report.weights_file) << " ("
+                     << report.unexpected.size() << " unused tensors), lowercase=" << (lowercase ? "yes" : "no"));
   if (!report.missing.empty()) {
     LOG_WARN(report.missing.size() << " parameter(s) not in the checkpoint were initialised (first: "
                                    << report.missing[0] << "); the 'cls' pooler would use a random MLP head");
@@ -114,6 +116,23 @@ SentenceEmbedder::SentenceEmbedder(model::SentenceEncoder& encoder, const data::
 int64_t SentenceEmbedder::hidden_size() const { return encoder_->config().hidden_size; }
 
 torch::Tensor SentenceEmbedder::embed(const std::vector<std::string>& sentences) {
+  // Each distinct sentence is encoded once: faster (STS sets repeat sentences; SMT subsets pair
+  // many sentences with themselves), and a repeated sentence gets bit-identical embeddings
+  // whatever batch it would have landed in, so identical pairs tie exactly at cosine 1.
+  std::unordered_map<std::string_view, int64_t> first_index;
+  std::vector<std::string> distinct;
+  std::vector<int64_t> inverse(sentences.size());
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    const auto [it, inserted] = first_index.emplace(sentences[i], static_cast<int64_t>(distinct.size()));
+    if (inserted) distinct.push_back(sentences[i]);
+    inverse[i] = it->second;
+  }
+  if (distinct.size() == sentences.size()) return embed_distinct(sentences);
+  const auto index = torch::from_blob(inverse.data(), {static_cast<int64_t>(inverse.size())}, torch::kInt64);
+  return embed_distinct(distinct).index_select(0, index);
+}
+
+torch::Tensor SentenceEmbedder::embed_distinct(const std::vector<std::string>& sentences) {
   const int64_t n = static_cast<int64_t>(sentences.size());
   const int64_t hidden = hidden_size();
   auto result = torch::empty({n, hidden}, torch::kFloat32);

@@ -1,6 +1,7 @@
 // sentence_embedder.h - text -> sentence embeddings in batches (evaluation and `simcsepp embed`).
 //
-// Tokenizes with [CLS] ... [SEP] truncated to max_len, sorts the sentences by token count so each
+// Encodes each distinct sentence once (repeats get identical rows), tokenizes with [CLS] ... [SEP]
+// truncated to max_len, sorts the sentences by token count so each
 // batch pads only to its own longest sentence (padding is masked, so the order changes speed, not
 // results), runs the encoder without dropout and without autograd on `device`, and returns the
 // embeddings in input order as fp32 on the CPU. The encoder is switched to eval() for the call and
@@ -42,6 +43,8 @@ class SentenceEmbedder {
   int64_t truncated_sentences() const { return truncated_; }
 
  private:
+  torch::Tensor embed_distinct(const std::vector<std::string>& sentences);
+
   model::SentenceEncoder& encoder_;
   const data::WordPieceTokenizer& tokenizer_;
   EmbedOptions options_;

@@ -13,11 +13,14 @@ namespace simcsepp::trainer {
 
 std::vector<double> cosine_scores(const torch::Tensor& a, const torch::Tensor& b) {
   SIMCSEPP_CHECK(a.dim() == 2 && a.sizes() == b.sizes(), "cosine_scores needs two [N, H] tensors of one shape");
-  auto x = a.to(torch::kFloat32);
-  auto y = b.to(torch::kFloat32);
-  // SentEval: dot / (|u| |v|) with nan_to_num on inputs and result; a zero vector scores 0.
-  auto cos = (x * y).sum(1) / (x.norm(2, 1) * y.norm(2, 1));
-  cos = torch::nan_to_num(cos, 0.0, 0.0, 0.0).to(torch::kCPU).contiguous();
+  // fp32 embeddings; the three dot products accumulate in double and the cosine is rounded to
+  // fp32. Rounding order then cannot split ties: identical embeddings give exactly 1 (SentEval's
+  // all-fp32 numpy version returns 1 +- 1 ulp depending on summation order, so its ranking of
+  // identical pairs is rounding noise). A zero vector scores 0, as SentEval's nan_to_num.
+  auto x = a.to(torch::kFloat32).to(torch::kFloat64);
+  auto y = b.to(torch::kFloat32).to(torch::kFloat64);
+  auto cos = (x * y).sum(1) / torch::sqrt((x * x).sum(1) * (y * y).sum(1));
+  cos = torch::nan_to_num(cos, 0.0, 0.0, 0.0).to(torch::kFloat32).to(torch::kCPU).contiguous();
   const float* p = cos.data_ptr<float>();
   return std::vector<double>(p, p + cos.numel());
 }

@@ -31,8 +31,8 @@ StsScore evaluate_sts(model::SentenceEncoder& encoder, const data::WordPieceToke
                       const data::StsPairSet& pairs, model::Pooler pooler, int64_t max_len, int64_t batch_size,
                       torch::Device device);
 
-// Cosine similarity per pair in fp32: rows of a [N, H] and b [N, H] -> N scores. A zero vector
-// gives 0 (SentEval's nan_to_num), never NaN.
+// Cosine similarity per pair: rows of a [N, H] and b [N, H] (fp32) -> N fp32 scores, accumulated
+// in double so identical rows give exactly 1. A zero vector gives 0 (SentEval's nan_to_num).
 std::vector<double> cosine_scores(const torch::Tensor& a, const torch::Tensor& b);
 
 // Scores one pair set with an embedder (both sides embedded in one length-sorted pass).

@@ -99,6 +99,20 @@ TEST(StsEvaluation, ScoreIsSpearmanOfCosines) {
   EXPECT_NEAR(score.spearman_x100, 100 * spearman(cos, pairs.gold), 1e-9);
 }
 
+TEST(StsEvaluation, RepeatedSentencesGetIdenticalRowsAndTieAtOne) {
+  torch::manual_seed(9);
+  model::SentenceEncoder encoder(tiny_config());
+  EmbedOptions opts;
+  opts.max_len = 64;
+  opts.batch_size = 2;  // the two copies of "same words" would otherwise land in different batches
+  SentenceEmbedder embedder(encoder, shared_tokenizer(), opts, torch::kCPU);
+  const auto e = embedder.embed({"same words", "a much longer sentence than the others", "x", "same words"});
+  ASSERT_EQ(e.size(0), 4);
+  EXPECT_TRUE(torch::equal(e[0], e[3]));
+  const auto c = cosine_scores(e.narrow(0, 0, 2), e.narrow(0, 3, 1).expand({2, e.size(1)}));
+  EXPECT_EQ(c[0], 1.0);  // exactly: ties between identical pairs are never split by rounding
+}
+
 TEST(StsEvaluation, CosineOfZeroVectorIsZero) {
   auto a = torch::tensor({{1.0f, 0.0f}, {0.0f, 0.0f}, {3.0f, 4.0f}});
   auto b = torch::tensor({{2.0f, 0.0f}, {1.0f, 1.0f}, {-3.0f, -4.0f}});
