@@ -10,3 +10,8 @@ function(simcsepp_add_slurm_test name script timeout)
 endfunction()
 
 simcsepp_add_slurm_test(slurm.launchers_and_template_errors trivial_job_test.sh 180)
+# Real training jobs (need `simcsepp prep` and `simcsepp train`): the CPU template trains a tiny
+# BERT on 2 tasks and exports it; a second job gets the time-limit warning mid-run, checkpoints,
+# requeues itself, resumes and must end with the same steps and weights as an uninterrupted job.
+simcsepp_add_slurm_test(slurm.train_job train_job_test.sh 300)
+simcsepp_add_slurm_test(slurm.preempt_requeue_resume preempt_requeue_test.sh 480)
