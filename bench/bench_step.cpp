@@ -1,0 +1,76 @@
+// bench_step.cpp - time of one SimCSE++ training step (TrainStep: 2N dropout-on + N dropout-off
+// sequences, off-dropout + DCL loss, backward, fused AdamW) on random tokens with a randomly
+// initialised BERT. Compare with bench/step_reference.py (Hugging Face BertModel, same step) in
+// the same session; results in docs/training.md. Not a test.
+//
+//   bench_step [--batch 64] [--len 32] [--steps 5] [--warmup 2] [--layers 12] [--hidden 768]
+//              [--device cpu|cuda] [--threads N]
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "cluster/single_process_communicator.h"
+#include "trainer/train_step.h"
+
+using namespace simcsepp;
+
+int main(int argc, char** argv) {
+  int64_t batch = 64, len = 32, steps = 5, warmup = 2, layers = 12, hidden = 768, threads = 0;
+  std::string device_name = "cpu";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    const char* v = argv[i + 1];
+    if (k == "--batch") batch = std::atoll(v);
+    else if (k == "--len") len = std::atoll(v);
+    else if (k == "--steps") steps = std::atoll(v);
+    else if (k == "--warmup") warmup = std::atoll(v);
+    else if (k == "--layers") layers = std::atoll(v);
+    else if (k == "--hidden") hidden = std::atoll(v);
+    else if (k == "--device") device_name = v;
+    else if (k == "--threads") threads = std::atoll(v);
+  }
+  if (threads > 0) at::set_num_threads(static_cast<int>(threads));
+  const torch::Device device(device_name);
+  model::BertConfig cfg;  // bert-base-uncased shape unless overridden
+  cfg.num_hidden_layers = layers;
+  cfg.hidden_size = hidden;
+  cfg.num_attention_heads = hidden / 64;
+  cfg.intermediate_size = 4 * hidden;
+  torch::manual_seed(0);
+  model::SentenceEncoder enc(cfg);
+  enc->to(device);
+  cluster::SingleProcessCommunicator comm;
+  trainer::TrainStepConfig sc;
+  sc.objective = model::parse_objective("simcse++");
+  sc.total_steps = warmup + steps;
+  sc.mixed_precision = device.is_cuda();
+  trainer::TrainStep step(enc, sc, comm);
+
+  data::TokenBatch b;
+  b.rows = batch;
+  b.max_len = len;
+  auto ids = torch::randint(1000, 30000, {batch * len}, torch::kLong);
+  b.input_ids.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
+  b.attention_mask.assign(batch * len, 1);
+  const std::vector<std::vector<data::TokenBatch>> micro = {{b}};
+
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
+  for (int64_t i = 0; i < warmup; ++i) step.step(micro).loss.item<double>();
+  sync();
+  const auto t0 = std::chrono::steady_clock::now();
+  double loss = 0;
+  for (int64_t i = 0; i < steps; ++i) loss = step.step(micro).loss.item<double>();
+  sync();
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+  std::printf("simcsepp TrainStep simcse++ device=%s threads=%d batch=%lld len=%lld layers=%lld hidden=%lld: "
+              "%.1f ms/step (last loss %.4f)\n",
+              device_name.c_str(), at::get_num_threads(), static_cast<long long>(batch), static_cast<long long>(len),
+              static_cast<long long>(layers), static_cast<long long>(hidden), ms, loss);
+  return 0;
+}
