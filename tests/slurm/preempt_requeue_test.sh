@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # preempt_requeue_test.sh - the time-limit warning path under a real one-node Slurm:
-#   1. the CPU template trains (2 tasks); once it has made progress the test sends the warning
+#   1. the CPU template trains (2 tasks, srun --mpi=pmix); once it has made progress the test sends the warning
 #      signal the templates ask for (`scancel --batch --signal=USR1`, what --signal=B:USR1@300
 #      delivers before the time limit);
 #   2. the ranks must checkpoint and exit 42, the launcher must `scontrol requeue` the job, and
 #      the requeued job (same id, same run directory) must resume from that checkpoint by itself
 #      (--resume auto) and finish;
-#   3. an uninterrupted job with the same config is the reference: both end at the same step with
+#   3. an uninterrupted job with the same config (launched by mpirun) is the reference: both end at the same step with
 #      the same weights (the checkpoint restores optimizer, RNG and data position), and both
 #      exports load in transformers.
 # Env (set by ctest): SIMCSEPP_BIN, SIMCSEPP_SOURCE_DIR, SIMCSEPP_SHARED_DATA.
@@ -29,11 +29,13 @@ slurm_cluster_start "$work/cluster"
 cd "$work"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export SIMCSEPP_MPIRUN_ARGS="--mca btl self,vader,tcp --mca btl_vader_single_copy_mechanism none"
-submit() { SIMCSEPP_HOME=$src SIMCSEPP_RUN_ROOT=$work/runs sbatch --parsable "$src/slurm/simcsepp-cpu.sbatch" train.ini; }
+# $1: launcher. The interrupted job uses srun --mpi=pmix (the GPU templates' default), the
+# reference mpirun (the CPU template's), so both launch paths see a whole training run.
+submit() { SIMCSEPP_LAUNCHER=$1 SIMCSEPP_HOME=$src SIMCSEPP_RUN_ROOT=$work/runs sbatch --parsable "$src/slurm/simcsepp-cpu.sbatch" train.ini; }
 show_job() { echo "----- job $1 output -----"; cat "simcsepp-cpu-$1.out" "simcsepp-cpu-$1.err" || true; }
 
 # --- 1. interrupted run ---------------------------------------------------------------------
-id=$(submit) || slurm_fail "sbatch refused the CPU template"
+id=$(submit srun) || slurm_fail "sbatch refused the CPU template"
 run="$work/runs/simcsepp-cpu-$id"
 t0=$SECONDS
 until [ "$(current_step "$run")" -ge 5 ] 2>/dev/null; do
@@ -64,7 +66,7 @@ final=$(final_step "$run") || slurm_fail "no step count in $run"
 check_exported_model "$run/model" "$work/model"
 
 # --- 2. the uninterrupted reference ----------------------------------------------------------
-ref_id=$(submit) || slurm_fail "sbatch refused the reference job"
+ref_id=$(submit mpirun) || slurm_fail "sbatch refused the reference job"
 state=$(slurm_wait_job "$ref_id" 200) || true
 [ "$state" = COMPLETED ] || { show_job "$ref_id"; slurm_fail "reference job $ref_id ended $state"; }
 ref_final=$(final_step "$work/runs/simcsepp-cpu-$ref_id") || slurm_fail "no step count in the reference run"
