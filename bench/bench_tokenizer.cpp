@@ -89,7 +89,10 @@ int bench_reader(const std::string& vocab, int64_t batch, int64_t steps, const s
   int64_t rows = 0;
   for (int64_t s = 0; s < steps; ++s) rows += reader.next().columns[0].rows;
   const double t = now_s() - t0;
-  std::filesystem::remove_all(dir);
+  // Not std::filesystem::remove_all: in a binary linked with libtorch it resolves to libtorch's
+  // exported copy, which crashes (seen with torch 2.11.0). The directory is flat.
+  for (const auto& e : std::filesystem::directory_iterator(dir)) std::filesystem::remove(e.path());
+  std::filesystem::remove(dir);
   std::printf(
       "{\"mode\": \"reader\", \"rows\": %lld, \"prep_rows_per_s\": %.0f, \"batch\": %lld, \"steps\": %lld, "
       "\"seconds\": %.4f, \"sentences_per_s\": %.0f}\n",
