@@ -36,7 +36,11 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
   encoder_->train();
   encoder_->set_mixed_precision(config_.mixed_precision && device_.is_cuda());
   auto params = encoder_->parameters();
-  reducer_ = std::make_unique<cluster::GradientReducer>(comm_, params);
+  cluster::GradientReducerOptions reducer_options;
+  reducer_options.bucket_bytes = config_.bucket_bytes;
+  // With accumulation the buckets are all-reduced once, after the last micro-batch's backward.
+  reducer_options.backward_passes_per_step = static_cast<int>(config_.grad_accum);
+  reducer_ = std::make_unique<cluster::GradientReducer>(comm_, params, reducer_options);
   optimizer_ = std::make_unique<AdamW>(params, config_.adamw);
 }
 

@@ -37,6 +37,7 @@ struct TrainStepConfig {
   int64_t total_steps = 1;  // of the linear decay
   double grad_clip = 0.0;   // max global L2 norm; 0 = off
   int64_t grad_accum = 1;
+  int64_t bucket_bytes = 25 * 1024 * 1024;  // gradient all-reduce bucket size
   bool mixed_precision = false;  // bf16 autocast of the encoder (CUDA only)
 };
 

@@ -14,9 +14,15 @@
 #include <optional>
 #include <sstream>
 
+#include "simcsepp/build_config.h"
+#if SIMCSEPP_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
 #include "cluster/bootstrap.h"
+#include "cluster/parameter_divergence.h"
 #include "data/corpus_reader.h"
 #include "data/manifest.h"
 #include "data/sts_readers.h"
@@ -25,6 +31,7 @@
 #include "trainer/cli/exit_codes.h"
 #include "trainer/metrics_log.h"
 #include "trainer/preemption.h"
+#include "trainer/run_metrics.h"
 #include "trainer/sentence_embedder.h"
 #include "trainer/sts_evaluation.h"
 #include "trainer/train_step.h"
@@ -61,6 +68,10 @@ void TrainOptions::validate() const {
   need(keep_checkpoints >= 1, "must keep at least one checkpoint", "--keep-checkpoints", "the default keeps 3");
   need(max_skipped_steps >= 1, "max skipped steps must be >= 1", "--max-skipped-steps", "the default is 10");
   need(log_every >= 1, "log interval must be >= 1", "--log-every", "");
+  need(bucket_mb >= 1, "bucket size must be >= 1 MiB", "--bucket-mb", "the default is 25 (PyTorch DDP's)");
+  need(check_params_every >= 0, "parameter check interval must be >= 0", "--check-params-every", "0 = off");
+  need(metrics_port >= 0 && metrics_port < 65536, "metrics port out of range", "--metrics-port",
+       "use a free port base, e.g. 9400 (rank L serves base + L)");
   need(resume == "none" || resume == "auto" || fs::is_regular_file(resume),
        "resume checkpoint '" + resume + "' does not exist", "--resume", "use none, auto or a checkpoint file");
   auto objective_cfg = model::parse_objective(objective);
@@ -102,7 +113,9 @@ nlohmann::json TrainOptions::to_json() const {
           {"keep_checkpoints", keep_checkpoints},
           {"max_skipped_steps", max_skipped_steps},
           {"device", device},
-          {"comm", comm}};
+          {"comm", comm},
+          {"bucket_mb", bucket_mb},
+          {"check_params_every", check_params_every}};
 }
 
 namespace {
@@ -300,6 +313,7 @@ int run_training(const TrainOptions& o) {
   sc.total_steps = total_steps;
   sc.grad_clip = o.grad_clip;
   sc.grad_accum = o.grad_accum;
+  sc.bucket_bytes = o.bucket_mb * 1024 * 1024;
   sc.mixed_precision = device.is_cuda();
   TrainStep step(encoder, sc, comm);
   const auto eval_pooler = model::parse_pooler(o.eval_pooler);
@@ -325,6 +339,15 @@ int run_training(const TrainOptions& o) {
   }
   if (rank == 0) fs::create_directories(o.run_dir);
   comm.barrier();
+  RunMetrics run_metrics(o, comm, cluster.topology, device);
+  auto& prom = run_metrics.metrics();
+  std::vector<std::string> param_names;
+  std::vector<torch::Tensor> params;
+  for (const auto& p : step.encoder()->named_parameters()) {
+    param_names.push_back(p.key());
+    params.push_back(p.value());
+  }
+  cluster::DivergenceCheck divergence(comm, param_names, params, o.check_params_every);
   std::optional<MetricsLog> metrics;
   if (rank == 0) metrics.emplace((fs::path(o.run_dir) / "metrics.jsonl").string());
   if (metrics && resume_from.empty()) metrics->write("config", run_config);
@@ -334,6 +357,7 @@ int run_training(const TrainOptions& o) {
 
   Progress bar(total_steps, o.log_every, rank == 0);
   double last_dev = std::numeric_limits<double>::quiet_NaN();
+  double progress_initial_dev = std::numeric_limits<double>::quiet_NaN();
   const auto start = std::chrono::steady_clock::now();
   const double seconds_before = progress.train_seconds;
   const int64_t first_step = progress.step;
@@ -344,13 +368,25 @@ int run_training(const TrainOptions& o) {
   auto checkpoint = [&](const char* why) {
     progress.reader = reader.position();
     progress.train_seconds = seconds_before + elapsed();
+    const auto t0 = std::chrono::steady_clock::now();
     const auto path = save_training_checkpoint(ckpt_dir, step, comm, progress, run_config, o.keep_checkpoints);
+    prom.record_checkpoint(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (metrics) metrics->write("checkpoint", {{"step", progress.step}, {"path", path}, {"reason", why}});
     LOG_DEBUG("checkpoint " << path << " (" << why << ")");
   };
-  auto evaluate = [&] {
+  // candidate = false: the starting model's score, reported as "before" but never selected.
+  auto evaluate = [&](bool candidate) {
     const auto score = evaluate_sts(step.encoder(), tokenizer, dev_pairs, eval_pooler, eval_max_len, 128, device);
     last_dev = score.spearman_x100;
+    prom.record_eval({.step = progress.step, .spearman = score.spearman_x100 / 100.0});
+    if (!candidate) {
+      progress_initial_dev = score.spearman_x100;
+      if (metrics) metrics->write("eval", {{"step", progress.step}, {"sts_dev_spearman_x100", score.spearman_x100},
+                                           {"pairs", score.pairs}, {"initial", true}});
+      bar.break_line();
+      LOG_INFO("step " << progress.step << ": STS-B dev Spearman " << score.spearman_x100 << " (before training)");
+      return;
+    }
     const bool better = std::isfinite(score.spearman_x100) && score.spearman_x100 > progress.best_score;
     if (better) {
       progress.best_score = score.spearman_x100;
@@ -375,7 +411,11 @@ int run_training(const TrainOptions& o) {
   struct Pending {
     StepOutput out;
     std::vector<int64_t> rows;
+    double data_wait_s = 0;   // blocked in reader.next()
+    int64_t sentences = 0;    // this rank's sentences (all columns, all micro-batches)
+    int64_t tokens = 0;       // this rank's non-padding tokens
   };
+  auto last_settle = std::chrono::steady_clock::now();
   std::optional<Pending> pending;
   bool stop = false, abort_skips = false;
   auto settle = [&](const Pending& p) {
@@ -409,28 +449,61 @@ int run_training(const TrainOptions& o) {
                               {"sentences_per_s", rate}});
     }
     bar.update(p.out.update + 1, loss, rate, eta, last_dev, skipped);
+    // Step time = host time between two settled steps (steps overlap by one on a GPU).
+    const auto now = std::chrono::steady_clock::now();
+    monitoring::StepRecord r;
+    r.step = p.out.update + 1;
+    r.loss = loss;
+    r.instance_loss = p.out.instance.item<double>();
+    r.dcl_loss = p.out.dcl.item<double>();
+    r.learning_rate = p.out.lr;
+    r.grad_norm = p.out.grad_norm.item<double>();
+    r.step_seconds = std::chrono::duration<double>(now - last_settle).count();
+    r.data_wait_seconds = p.data_wait_s;
+    r.sentences = p.sentences;
+    r.tokens = p.tokens;
+    r.skipped = skipped;
+    r.epoch = static_cast<double>(p.out.update + 1) / std::max<int64_t>(1, steps_per_epoch);
+#if SIMCSEPP_HAVE_CUDA
+    if (device.is_cuda()) {
+      const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+      constexpr size_t kAggregate = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+      r.gpu_memory_used_bytes = static_cast<double>(stats.allocated_bytes[kAggregate].current);
+      r.gpu_memory_reserved_bytes = static_cast<double>(stats.reserved_bytes[kAggregate].current);
+    }
+#endif
+    prom.record_step(r);
+    last_settle = now;
   };
 
+  if (progress.step == 0 && o.eval_at_start) evaluate(false);
   while (progress.step < total_steps && !stop && !abort_skips) {
     std::vector<std::vector<data::TokenBatch>> micro;
-    std::vector<int64_t> rows;
+    Pending next;
+    const auto wait_start = std::chrono::steady_clock::now();
     for (int64_t a = 0; a < o.grad_accum; ++a) {
       auto batch = reader.next();
-      rows.insert(rows.end(), batch.global_rows.begin(), batch.global_rows.end());
+      next.rows.insert(next.rows.end(), batch.global_rows.begin(), batch.global_rows.end());
+      for (const auto& c : batch.columns) {
+        next.sentences += c.rows;
+        for (const int64_t m : c.attention_mask) next.tokens += m;
+      }
       micro.push_back(std::move(batch.columns));
     }
+    next.data_wait_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
     if (preemption_requested()) step.request_stop();
-    auto out = step.step(micro);
+    next.out = step.step(micro);
+    divergence.after_update(next.out.update);
     ++progress.step;
     if (pending) settle(*pending);
-    pending = Pending{out, std::move(rows)};
+    pending = std::move(next);
     const bool eval_now = o.eval_every > 0 && progress.step % o.eval_every == 0 && progress.step < total_steps;
     const bool ckpt_now = o.checkpoint_every > 0 ? progress.step % o.checkpoint_every == 0 : eval_now;
     if (eval_now || ckpt_now) {
       settle(*pending);
       pending.reset();
     }
-    if (eval_now) evaluate();
+    if (eval_now) evaluate(true);
     if (ckpt_now && progress.step < total_steps) checkpoint("interval");
     if (progress.step == kill_after) {
       settle(*pending);  // the metrics line of this step is written, as a crash after it would
@@ -457,12 +530,13 @@ int run_training(const TrainOptions& o) {
     return cli::kExitPreempted;
   }
 
-  evaluate();
+  evaluate(true);
   checkpoint("final");
   const double train_seconds = seconds_before + elapsed();
   nlohmann::json summary = {{"steps", progress.step},
                             {"best_step", progress.best_step},
                             {"best_sts_dev_spearman_x100", progress.best_score},
+                            {"initial_sts_dev_spearman_x100", progress_initial_dev},
                             {"skipped_steps", progress.skipped_total},
                             {"train_seconds", train_seconds},
                             {"sentences_per_s", static_cast<double>((progress.step - first_step) * sentences_per_step) /
@@ -479,6 +553,7 @@ int run_training(const TrainOptions& o) {
     metrics->write("summary", summary);
     std::ofstream(fs::path(o.run_dir) / "summary.json") << summary.dump(2) << "\n";
   }
+  run_metrics.close();
   bar.break_line();
   LOG_INFO("done: " << progress.step << " steps in " << format_duration(train_seconds) << ", best STS-B dev "
                     << progress.best_score << " at step " << progress.best_step << ", "

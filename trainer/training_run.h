@@ -48,6 +48,13 @@ struct TrainOptions {
   std::string comm = "auto";
   int64_t log_every = 10;  // plain progress lines (non-TTY)
   bool export_model = true;
+  bool eval_at_start = true;  // score the starting model on STS-B dev ("before"; never selected as best)
+  int64_t bucket_mb = 25;            // gradient all-reduce bucket size (MiB)
+  int64_t check_params_every = 100;  // compare a parameter checksum across ranks; 0 = off
+  bool metrics = true;               // serve Prometheus /metrics on every rank
+  std::string metrics_bind = "127.0.0.1";
+  int metrics_port = 9400;  // rank with local rank L serves metrics_port + L
+  std::string run_id;       // metrics label; default: $SLURM_JOB_ID or the run directory's name
 
   // Rejects nonsense values (naming the option, with a HINT) before any work starts.
   void validate() const;

@@ -114,9 +114,17 @@ def main():
         check(r.returncode == 0, f"run A exits 0 ({time.time() - t0:.1f} s): " + r.stderr[-500:])
         la = losses(run_a)
         check(len(la) == 2 * S and all(np.isfinite(la)), f"run A logged {len(la)} finite losses")
-        kinds = [json.loads(l)["kind"] for l in open(os.path.join(run_a, "metrics.jsonl"))]
-        check(kinds.count("eval") == 2 and kinds[-1] == "summary", f"metrics kinds {sorted(set(kinds))}")
+        records = [json.loads(l) for l in open(os.path.join(run_a, "metrics.jsonl"))]
+        kinds = [rec["kind"] for rec in records]
+        initial = [rec for rec in records if rec["kind"] == "eval" and rec.get("initial")]
+        check(kinds.count("eval") == 3 and len(initial) == 1 and initial[0]["step"] == 0
+              and kinds[-1] == "summary", f"metrics kinds {kinds}")
         summary = json.load(open(os.path.join(run_a, "summary.json")))
+        check(summary["initial_sts_dev_spearman_x100"] == initial[0]["sts_dev_spearman_x100"],
+              "summary reports the dev score before training")
+        check(summary["best_step"] != 0, "the starting model is never selected as best")
+        targets = json.load(open(os.path.join(run_a, "prometheus_targets.json")))
+        check(targets[0]["targets"] == [], "a cleanly finished run empties its Prometheus targets")
         check(summary["best_step"] in (S, 2 * S), f"summary best step {summary['best_step']}")
         best = json.load(open(os.path.join(run_a, "best", "best.json")))
         check(best["step"] == summary["best_step"], "best/best.json agrees with the summary")

@@ -53,7 +53,20 @@ class TrainCommand final : public Command {
         "comm", po::value(&c.comm)->default_value(c.comm), "auto | mpi | nccl | single")(
         "log-every", po::value(&c.log_every)->default_value(c.log_every), "progress line interval without a TTY")(
         "no-export", po::bool_switch()->notifier([&c](bool v) { c.export_model = !v; }),
-        "do not export the best model to <run-dir>/model at the end");
+        "do not export the best model to <run-dir>/model at the end")(
+        "no-eval-at-start", po::bool_switch()->notifier([&c](bool v) { c.eval_at_start = !v; }),
+        "skip the STS-B dev score of the starting model")(
+        "bucket-mb", po::value(&c.bucket_mb)->default_value(c.bucket_mb),
+        "gradient all-reduce bucket size in MiB (buckets launch during backward)")(
+        "check-params-every", po::value(&c.check_params_every)->default_value(c.check_params_every),
+        "every K updates compare a parameter checksum across ranks and abort on divergence; 0 = off")(
+        "metrics", po::value(&c.metrics)->default_value(c.metrics), "serve Prometheus /metrics on every rank")(
+        "metrics-bind", po::value(&c.metrics_bind)->default_value(c.metrics_bind),
+        "bind address of /metrics (0.0.0.0 to be scraped from another host)")(
+        "metrics-port", po::value(&c.metrics_port)->default_value(c.metrics_port),
+        "base port of /metrics: the rank with local rank L serves base + L; 0 = any free port")(
+        "run-id", po::value(&c.run_id)->default_value(c.run_id),
+        "run_id label of the metrics; default: slurm-$SLURM_JOB_ID or the run directory's name");
   }
 
   void validate(const po::variables_map&) override { c_.validate(); }
