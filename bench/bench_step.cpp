@@ -24,14 +24,22 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const char* v = argv[i + 1];
-    if (k == "--batch") batch = std::atoll(v);
-    else if (k == "--len") len = std::atoll(v);
-    else if (k == "--steps") steps = std::atoll(v);
-    else if (k == "--warmup") warmup = std::atoll(v);
-    else if (k == "--layers") layers = std::atoll(v);
-    else if (k == "--hidden") hidden = std::atoll(v);
-    else if (k == "--device") device_name = v;
-    else if (k == "--threads") threads = std::atoll(v);
+    if (k == "--batch")
+      batch = std::atoll(v);
+    else if (k == "--len")
+      len = std::atoll(v);
+    else if (k == "--steps")
+      steps = std::atoll(v);
+    else if (k == "--warmup")
+      warmup = std::atoll(v);
+    else if (k == "--layers")
+      layers = std::atoll(v);
+    else if (k == "--hidden")
+      hidden = std::atoll(v);
+    else if (k == "--device")
+      device_name = v;
+    else if (k == "--threads")
+      threads = std::atoll(v);
   }
   if (threads > 0) at::set_num_threads(static_cast<int>(threads));
   const torch::Device device(device_name);
@@ -68,9 +76,10 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < steps; ++i) loss = step.step(micro).loss.item<double>();
   sync();
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
-  std::printf("simcsepp TrainStep simcse++ device=%s threads=%d batch=%lld len=%lld layers=%lld hidden=%lld: "
-              "%.1f ms/step (last loss %.4f)\n",
-              device_name.c_str(), at::get_num_threads(), static_cast<long long>(batch), static_cast<long long>(len),
-              static_cast<long long>(layers), static_cast<long long>(hidden), ms, loss);
+  std::printf(
+      "simcsepp TrainStep simcse++ device=%s threads=%d batch=%lld len=%lld layers=%lld hidden=%lld: "
+      "%.1f ms/step (last loss %.4f)\n",
+      device_name.c_str(), at::get_num_threads(), static_cast<long long>(batch), static_cast<long long>(len),
+      static_cast<long long>(layers), static_cast<long long>(hidden), ms, loss);
   return 0;
 }

@@ -41,8 +41,7 @@ std::vector<std::string> all_gather_strings(cluster::Communicator& comm, c10::De
 
 RunMetrics::RunMetrics(const TrainOptions& o, cluster::Communicator& comm, const cluster::Topology& topology,
                        c10::Device device)
-    : file_sd_path_((std::filesystem::path(o.run_dir) / monitoring::kFileSdName).string()),
-      writer_(comm.rank() == 0) {
+    : file_sd_path_((std::filesystem::path(o.run_dir) / monitoring::kFileSdName).string()), writer_(comm.rank() == 0) {
   monitoring::MetricsOptions mo;
   mo.enabled = o.metrics;
   mo.bind_address = o.metrics_bind;

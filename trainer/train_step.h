@@ -38,7 +38,7 @@ struct TrainStepConfig {
   double grad_clip = 0.0;   // max global L2 norm; 0 = off
   int64_t grad_accum = 1;
   int64_t bucket_bytes = 25 * 1024 * 1024;  // gradient all-reduce bucket size
-  bool mixed_precision = false;  // bf16 autocast of the encoder (CUDA only)
+  bool mixed_precision = false;             // bf16 autocast of the encoder (CUDA only)
 };
 
 // Device scalars of one update (read them after the next step is launched).

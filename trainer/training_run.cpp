@@ -381,8 +381,11 @@ int run_training(const TrainOptions& o) {
     prom.record_eval({.step = progress.step, .spearman = score.spearman_x100 / 100.0});
     if (!candidate) {
       progress_initial_dev = score.spearman_x100;
-      if (metrics) metrics->write("eval", {{"step", progress.step}, {"sts_dev_spearman_x100", score.spearman_x100},
-                                           {"pairs", score.pairs}, {"initial", true}});
+      if (metrics)
+        metrics->write("eval", {{"step", progress.step},
+                                {"sts_dev_spearman_x100", score.spearman_x100},
+                                {"pairs", score.pairs},
+                                {"initial", true}});
       bar.break_line();
       LOG_INFO("step " << progress.step << ": STS-B dev Spearman " << score.spearman_x100 << " (before training)");
       return;
@@ -411,9 +414,9 @@ int run_training(const TrainOptions& o) {
   struct Pending {
     StepOutput out;
     std::vector<int64_t> rows;
-    double data_wait_s = 0;   // blocked in reader.next()
-    int64_t sentences = 0;    // this rank's sentences (all columns, all micro-batches)
-    int64_t tokens = 0;       // this rank's non-padding tokens
+    double data_wait_s = 0;  // blocked in reader.next()
+    int64_t sentences = 0;   // this rank's sentences (all columns, all micro-batches)
+    int64_t tokens = 0;      // this rank's non-padding tokens
   };
   auto last_settle = std::chrono::steady_clock::now();
   std::optional<Pending> pending;

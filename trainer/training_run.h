@@ -48,7 +48,7 @@ struct TrainOptions {
   std::string comm = "auto";
   int64_t log_every = 10;  // plain progress lines (non-TTY)
   bool export_model = true;
-  bool eval_at_start = true;  // score the starting model on STS-B dev ("before"; never selected as best)
+  bool eval_at_start = true;         // score the starting model on STS-B dev ("before"; never selected as best)
   int64_t bucket_mb = 25;            // gradient all-reduce bucket size (MiB)
   int64_t check_params_every = 100;  // compare a parameter checksum across ranks; 0 = off
   bool metrics = true;               // serve Prometheus /metrics on every rank

@@ -28,7 +28,7 @@ class Error : public std::runtime_error {
 
 }  // namespace simcsepp
 
-#define SIMCSEPP_CHECK(cond, msg)                                                         \
-  do {                                                                                    \
-    if (!(cond)) ::simcsepp::fail_internal(#cond, __FILE__, __LINE__, (msg));             \
+#define SIMCSEPP_CHECK(cond, msg)                                             \
+  do {                                                                        \
+    if (!(cond)) ::simcsepp::fail_internal(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)

@@ -25,13 +25,13 @@ void write(Level level, const std::string& message);
 
 }  // namespace simcsepp::log
 
-#define SIMCSEPP_LOG(level, expr)                                        \
-  do {                                                                   \
-    if (::simcsepp::log::enabled(level)) {                               \
-      std::ostringstream simcsepp_log_os_;                               \
-      simcsepp_log_os_ << expr;                                          \
-      ::simcsepp::log::write(level, simcsepp_log_os_.str());             \
-    }                                                                    \
+#define SIMCSEPP_LOG(level, expr)                            \
+  do {                                                       \
+    if (::simcsepp::log::enabled(level)) {                   \
+      std::ostringstream simcsepp_log_os_;                   \
+      simcsepp_log_os_ << expr;                              \
+      ::simcsepp::log::write(level, simcsepp_log_os_.str()); \
+    }                                                        \
   } while (0)
 #define LOG_DEBUG(expr) SIMCSEPP_LOG(::simcsepp::log::Level::kDebug, expr)
 #define LOG_INFO(expr) SIMCSEPP_LOG(::simcsepp::log::Level::kInfo, expr)

@@ -1,7 +1,8 @@
 // Tests of the shared error type: users see where and what to do.
+#include "cluster/base/error.h"
+
 #include <gtest/gtest.h>
 
-#include "cluster/base/error.h"
 #include "cluster/base/log.h"
 
 namespace simcsepp {

@@ -27,8 +27,8 @@ void require(bool ok) {
 const WordPieceTokenizer& tokenizer() {
   static const WordPieceTokenizer tok = [] {
     if (const char* vocab = std::getenv("SIMCSEPP_FUZZ_VOCAB")) return WordPieceTokenizer::from_vocab_file(vocab);
-    return WordPieceTokenizer::from_tokens({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "##a", "##b", "ab",
-                                            ",", "\"", "é", "中", "##é"});
+    return WordPieceTokenizer::from_tokens(
+        {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "##a", "##b", "ab", ",", "\"", "é", "中", "##é"});
   }();
   return tok;
 }

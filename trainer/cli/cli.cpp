@@ -3,9 +3,9 @@
 #include <fstream>
 #include <iostream>
 
-#include "simcsepp/build_config.h"
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
+#include "simcsepp/build_config.h"
 #include "trainer/cli/command.h"
 #include "trainer/cli/exit_codes.h"
 
@@ -27,8 +27,8 @@ void print_usage(const std::vector<std::unique_ptr<Command>>& commands) {
 
 po::options_description common_options(std::string& config, std::string& log_level) {
   po::options_description common("Common options");
-  common.add_options()("help,h", "show this help and exit")(
-      "config", po::value(&config)->default_value(""), "INI config file; options given on the command line win")(
+  common.add_options()("help,h", "show this help and exit")("config", po::value(&config)->default_value(""),
+                                                            "INI config file; options given on the command line win")(
       "log-level", po::value(&log_level)->default_value("info"), "debug | info | warn | error");
   return common;
 }
@@ -74,8 +74,7 @@ int dispatch(Command& cmd, int argc, char** argv) {
 
 int run_cli(int argc, char** argv) {
   auto commands = all_commands();
-  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
-      std::string(argv[1]) == "help") {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     print_usage(commands);
     return argc < 2 ? kExitUsage : kExitOk;
   }
