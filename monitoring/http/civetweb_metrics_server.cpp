@@ -3,6 +3,8 @@
 // One request handler on "/" sees every request and dispatches by exact path, so nothing else
 // civetweb could serve (files, directory listings, CGI) is reachable: no document_root is set.
 #include <civetweb.h>
+#include <dlfcn.h>
+#include <pthread.h>
 
 #include <cstring>
 #include <mutex>
@@ -11,6 +13,20 @@
 #include "cluster/base/log.h"
 #include "monitoring/metrics_server.h"
 #include "monitoring/text_exposition.h"
+
+// ---------------------------------------------------------------------------------------------
+// Debian's civetweb 1.15 starts its threads with a fixed 100 KiB stack (USE_STACK_SIZE). glibc
+// carves the static TLS of every loaded library out of each new thread's stack, and with libtorch
+// and the CUDA libraries loaded (cublasLt alone has 94 KiB) that exceeds 100 KiB, so
+// pthread_create fails with EINVAL ("Cannot create first worker thread") in the trainer, never in
+// a torch-free test. This definition interposes libc's for the whole process (a binary that links
+// libcivetweb exports it, because libcivetweb references it) and raises requests below 1 MiB.
+extern "C" int pthread_attr_setstacksize(pthread_attr_t* attr, size_t size) noexcept {
+  using Fn = int (*)(pthread_attr_t*, size_t);
+  static const Fn libc_setstacksize = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "pthread_attr_setstacksize"));
+  constexpr size_t kMinStackBytes = size_t{1} << 20;
+  return libc_setstacksize(attr, size < kMinStackBytes ? kMinStackBytes : size);
+}
 
 namespace simcsepp::monitoring {
 

@@ -105,7 +105,7 @@ def main():
             out.writelines(f.readlines()[:200])
         common = ["--model", model, "--corpus", corpus, "--sts-dev", sts_dev, "--batch-size", "16",
                   "--max-steps", str(2 * S), "--eval-every", str(S), "--checkpoint-every", str(S),
-                  "--lr", "1e-4", "--device", "cpu", "--comm", "single"]
+                  "--lr", "1e-4", "--device", "cpu", "--comm", "single", "--metrics-port", "0"]
 
         # 1+2. Uninterrupted run A.
         run_a = os.path.join(tmp, "run_a")
@@ -123,6 +123,8 @@ def main():
         check(summary["initial_sts_dev_spearman_x100"] == initial[0]["sts_dev_spearman_x100"],
               "summary reports the dev score before training")
         check(summary["best_step"] != 0, "the starting model is never selected as best")
+        check("1 endpoint(s) announced" in r.stderr and "metrics endpoint disabled" not in r.stderr,
+              "the rank served /metrics during the run (civetweb threads start next to libtorch)")
         targets = json.load(open(os.path.join(run_a, "prometheus_targets.json")))
         check(targets[0]["targets"] == [], "a cleanly finished run empties its Prometheus targets")
         check(summary["best_step"] in (S, 2 * S), f"summary best step {summary['best_step']}")
