@@ -18,7 +18,7 @@ source "$here/slurm_cluster.sh"
 source "$here/training_fixture.sh"
 src=${SIMCSEPP_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 : "${SIMCSEPP_BIN:?SIMCSEPP_BIN must point to the simcsepp binary}"
-max_steps=30
+max_steps=300
 
 work=$(mktemp -d /tmp/simcsepp-slurm-preempt.XXXXXX)
 make_training_inputs "$work" 2000
@@ -40,7 +40,7 @@ run="$work/runs/simcsepp-cpu-$id"
 t0=$SECONDS
 until [ "$(current_step "$run")" -ge 5 ] 2>/dev/null; do
   [ $((SECONDS - t0)) -lt 120 ] || { show_job "$id"; slurm_fail "job $id made no progress in 120 s"; }
-  sleep 0.5
+  sleep 0.1
 done
 at=$(current_step "$run")
 [ "$at" -lt "$max_steps" ] || slurm_fail "job $id finished before the signal; raise max_steps"
