@@ -30,3 +30,10 @@ if(SIMCSEPP_FUZZ)
   set_target_properties(fuzz_safetensors_header PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 endif()
 simcsepp_add_python_test(python.model_export_cli model_export_cli.py)
+
+# FLOP counts for MFU (model/flop_count.h) vs torch.utils.flop_counter on transformers' BertModel.
+add_executable(flop_count_tool ${CMAKE_CURRENT_SOURCE_DIR}/model/flop_count_tool.cpp)
+target_link_libraries(flop_count_tool PRIVATE simcsepp_model simcsepp_warnings)
+target_include_directories(flop_count_tool PRIVATE ${PROJECT_SOURCE_DIR})
+set_target_properties(flop_count_tool PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_add_python_test(python.model_flop_parity model_flop_parity.py)
