@@ -11,8 +11,13 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace simcsepp::cluster {
 
@@ -27,9 +32,28 @@ class CollectiveWork {
   virtual void wait() = 0;
 };
 
+// One finished collective, for the bandwidth metrics and the step-time split.
+struct CollectiveTiming {
+  const char* op = "";         // all_reduce, all_gather, reduce_scatter or broadcast
+  double bytes = 0;            // nccl-tests size (monitoring/bus_bandwidth.h)
+  double seconds = 0;          // from launch to completion
+  bool host_blocking = false;  // true: the calling thread was blocked all that time (MPI);
+                               // false: measured on the device while the host went on (NCCL)
+};
+using CollectiveListener = std::function<void(const CollectiveTiming&)>;
+
 class Communicator {
+  friend class HostCollectiveTimer;
+
  public:
   virtual ~Communicator() = default;
+
+  // Listeners hear of every completed collective except barriers: MPI on the calling thread
+  // right after the call, NCCL on its watchdog thread once the GPU has finished it - so they
+  // must be thread-safe and cheap. Returns an id for remove_collective_listener(); remove a
+  // listener before whatever it references goes away.
+  int add_collective_listener(CollectiveListener listener);
+  void remove_collective_listener(int id);
 
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
@@ -51,6 +75,39 @@ class Communicator {
   virtual void barrier() = 0;
   // Tear the job down from any rank (e.g. divergence, K skipped steps): never returns.
   [[noreturn]] virtual void abort(const std::string& reason) = 0;
+
+ protected:
+  bool has_collective_listeners() const { return listener_count_.load(std::memory_order_relaxed) > 0; }
+  void notify_collective(const CollectiveTiming& timing) const;
+
+ private:
+  mutable std::mutex listeners_mutex_;  // taken per collective, never across one
+  std::vector<std::pair<int, CollectiveListener>> listeners_;
+  std::atomic<int> listener_count_{0};
+  int next_listener_id_ = 0;
+};
+
+// Times a synchronous collective on the host; tells the communicator's listeners at scope exit.
+class HostCollectiveTimer {
+ public:
+  HostCollectiveTimer(const Communicator& comm, const char* op, long long bytes)
+      : comm_(comm.has_collective_listeners() ? &comm : nullptr),
+        op_(op),
+        bytes_(bytes),
+        start_(std::chrono::steady_clock::now()) {}
+  ~HostCollectiveTimer() {
+    if (comm_ == nullptr) return;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    comm_->notify_collective({op_, static_cast<double>(bytes_), s, true});
+  }
+  HostCollectiveTimer(const HostCollectiveTimer&) = delete;
+  HostCollectiveTimer& operator=(const HostCollectiveTimer&) = delete;
+
+ private:
+  const Communicator* comm_;
+  const char* op_;
+  long long bytes_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace simcsepp::cluster

@@ -94,6 +94,7 @@ void MpiCommunicator::all_reduce(at::Tensor& tensor, ReduceOp op) {
   at::Tensor work = is_16bit_float(type) ? tensor.to(at::kFloat) : tensor;
   {
     InFlightScope scope(in_flight_, "all_reduce", bytes_of(tensor));
+    HostCollectiveTimer timer(*this, "all_reduce", bytes_of(tensor));
     MPI_Allreduce(MPI_IN_PLACE, work.data_ptr(), checked_count(work.numel()), transport_type(work.scalar_type()),
                   mpi_op(op, type), comm_);
   }
@@ -112,6 +113,7 @@ at::Tensor MpiCommunicator::all_gather(const at::Tensor& tensor) {
   const auto type = transport_type(tensor.scalar_type());
   const int count = checked_count(tensor.numel());
   InFlightScope scope(in_flight_, "all_gather", bytes_of(out));
+  HostCollectiveTimer timer(*this, "all_gather", bytes_of(out));
   MPI_Allgather(tensor.data_ptr(), count, type, out.data_ptr(), count, type, comm_);
   return out;
 }
@@ -128,6 +130,7 @@ at::Tensor MpiCommunicator::reduce_scatter(const at::Tensor& input) {
   at::Tensor out = at::empty(shape, send.options());
   {
     InFlightScope scope(in_flight_, "reduce_scatter", bytes_of(input));
+    HostCollectiveTimer timer(*this, "reduce_scatter", bytes_of(input));
     MPI_Reduce_scatter_block(send.data_ptr(), out.data_ptr(), checked_count(out.numel()),
                              transport_type(send.scalar_type()), mpi_op(ReduceOp::kSum, type), comm_);
   }
@@ -138,6 +141,7 @@ void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
   check_cpu_contiguous(tensor, "broadcast");
   SIMCSEPP_CHECK(root >= 0 && root < world_, "broadcast: root out of range");
   InFlightScope scope(in_flight_, "broadcast", bytes_of(tensor));
+  HostCollectiveTimer timer(*this, "broadcast", bytes_of(tensor));
   MPI_Bcast(tensor.data_ptr(), checked_count(tensor.numel()), transport_type(tensor.scalar_type()), root, comm_);
 }
 

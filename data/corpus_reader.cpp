@@ -186,6 +186,11 @@ void CorpusReader::stop_prefetch() {
   error_ = nullptr;
 }
 
+int CorpusReader::queue_depth() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int>(queue_.size());
+}
+
 TrainingBatch CorpusReader::next() {
   TrainingBatch b;
   if (options_.prefetch_batches <= 0) {

@@ -69,6 +69,9 @@ class CorpusReader {
   TrainingBatch next();  // rolls over into the next epoch forever
   ReaderPosition position() const { return position_; }
   void seek(const ReaderPosition& position);
+  // Batches already built and waiting in the prefetch queue (0 without prefetching). Near 0
+  // before next() means the reader, not the model, limits the step rate.
+  int queue_depth();
 
  private:
   TrainingBatch build(const ReaderPosition& p);  // prefetch thread (or next() without one)

@@ -2,27 +2,18 @@
 //
 //  - effective_rank (Roy & Vetterli, 2007): exp of the Shannon entropy of the normalised singular
 //    values, p_k = s_k / sum(s). It is 1 for a rank-one matrix and k for k equal singular values;
-//    DCL is meant to raise it (dimensions of the embedding stay decorrelated).
-//  - alignment and uniformity (Wang & Isola, 2020; the SimCSE paper's two diagnostics), on
-//    L2-normalised embeddings, with SimCSE's defaults alpha = 2, t = 2:
-//      alignment  = mean_i ||x_i - y_i||^alpha over positive pairs (lower is better)
-//      uniformity = log mean_{i<j} exp(-t ||x_i - x_j||^2) over distinct pairs (lower is better)
-// Matrices are row-major [rows x dim] float arrays; the trainer copies them off the device.
+//    DCL is meant to raise it (dimensions of the embedding stay decorrelated). The trainer takes
+//    the singular values of the batch embedding matrix on the device (torch::linalg_svdvals) and
+//    copies only those off it.
+// Alignment and uniformity need the embeddings themselves; they are computed where those live
+// (trainer/embedding_geometry.h).
 #pragma once
 
-#include <cstddef>
 #include <span>
 
 namespace simcsepp::monitoring {
 
 // Throws simcsepp::Error on negative or non-finite singular values; 0 for an all-zero input.
 double effective_rank(std::span<const double> singular_values);
-
-// `normalize`: L2-normalise each row first (the definition assumes unit vectors); pass false if
-// the rows already are. Throws simcsepp::Error on bad shapes (sizes not rows*dim, rows < 1).
-double alignment(std::span<const float> x, std::span<const float> y, std::size_t rows, std::size_t dim,
-                 double alpha = 2.0, bool normalize = true);
-// Needs rows >= 2.
-double uniformity(std::span<const float> x, std::size_t rows, std::size_t dim, double t = 2.0, bool normalize = true);
 
 }  // namespace simcsepp::monitoring

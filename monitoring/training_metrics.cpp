@@ -17,7 +17,6 @@
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
 #include "monitoring/bus_bandwidth.h"
-#include "monitoring/jsonl_metric_log.h"
 #include "monitoring/metrics_server.h"
 #include "monitoring/text_exposition.h"
 #include "simcsepp/build_config.h"
@@ -38,6 +37,10 @@ constexpr std::array<const char*, 5> kPhases = {"data_wait", "forward", "backwar
 // The ops bus_bandwidth_factor() knows; the first two are exported from the start.
 constexpr std::array<const char*, 6> kCollectives = {"all_reduce", "all_gather", "reduce_scatter",
                                                      "all_to_all", "broadcast",  "reduce"};
+
+// Smaller collectives (the step's control flags, a parameter checksum) measure latency, not
+// bandwidth: they are counted, but do not set the bandwidth gauges.
+constexpr double kBandwidthMinBytes = 64 * 1024;
 
 }  // namespace
 
@@ -82,6 +85,9 @@ struct TrainingMetrics::Metrics {
             r.gauge("simcsepp_sentences_per_second", "Sentences per second of this rank in the last step.").child()),
         tokens_per_second(
             r.gauge("simcsepp_tokens_per_second", "Tokens per second of this rank in the last step.").child()),
+        model_flops(r.gauge("simcsepp_model_flops_per_second",
+                            "Model FLOP/s of this rank in the last step (matmul FLOPs of the padded batch).")
+                        .child()),
         mfu(r.gauge("simcsepp_model_flops_utilization_ratio",
                     "Model FLOP utilisation of the last step: achieved / peak FLOP/s of the GPU.")
                 .child()),
@@ -93,9 +99,11 @@ struct TrainingMetrics::Metrics {
         gpu_reserved(
             r.gauge("simcsepp_gpu_memory_reserved_bytes", "GPU memory reserved by the caching allocator.").child()),
         busbw(r.gauge("simcsepp_collective_bus_bandwidth_bytes_per_second",
-                      "Bus bandwidth of the last collective of each kind (nccl-tests formula).", {"op"})),
+                      "Bus bandwidth of the last collective of each kind of at least 64 KiB (nccl-tests formula).",
+                      {"op"})),
         algbw(r.gauge("simcsepp_collective_algorithm_bandwidth_bytes_per_second",
-                      "Algorithm bandwidth (size / time) of the last collective of each kind.", {"op"})),
+                      "Algorithm bandwidth (size / time) of the last collective of each kind of at least 64 KiB.",
+                      {"op"})),
         collective_bytes(
             r.counter("simcsepp_collective_bytes_total", "Bytes moved by collectives (nccl-tests size).", {"op"})),
         collective_seconds(r.counter("simcsepp_collective_seconds_total", "Time spent in collectives.", {"op"})),
@@ -168,6 +176,7 @@ struct TrainingMetrics::Metrics {
   Counter& tokens;
   Gauge& sentences_per_second;
   Gauge& tokens_per_second;
+  Gauge& model_flops;
   Gauge& mfu;
   Gauge& queue_depth;
   Gauge& effective_rank;
@@ -214,10 +223,10 @@ TrainingMetrics::TrainingMetrics(const MetricsOptions& options) : options_(optio
   m_->start_time.set(unix_now());
   m_->world_size.set(options_.world_size);
   for (Gauge* g : {&m_->loss, &m_->instance_loss, &m_->dcl_loss, &m_->grad_norm, &m_->dev_spearman,
-                   &m_->dev_spearman_best, &m_->dev_alignment, &m_->dev_uniformity, &m_->mfu, &m_->effective_rank}) {
+                   &m_->dev_spearman_best, &m_->dev_alignment, &m_->dev_uniformity, &m_->model_flops, &m_->mfu,
+                   &m_->effective_rank}) {
     g->set(std::nan(""));  // "not measured yet", distinct from a real 0
   }
-  if (!options_.jsonl_path.empty()) log_ = std::make_unique<JsonlMetricLog>(options_.jsonl_path, options_.rank);
   if (options_.enabled && !MetricsServer::available()) {
     // The GPU machine may lack civetweb: train anyway, loudly, rather than refuse to start.
     LOG_WARN(
@@ -272,6 +281,7 @@ void TrainingMetrics::record_step(const StepRecord& r) {
     m.sentences_per_second.set(double(r.sentences) / r.step_seconds);
     m.tokens_per_second.set(double(r.tokens) / r.step_seconds);
   }
+  if (r.model_flops_per_second) m.model_flops.set(*r.model_flops_per_second);
   if (r.model_flops_utilization) m.mfu.set(*r.model_flops_utilization);
   if (r.data_queue_depth) m.queue_depth.set(*r.data_queue_depth);
   if (r.effective_rank) m.effective_rank.set(*r.effective_rank);
@@ -279,7 +289,6 @@ void TrainingMetrics::record_step(const StepRecord& r) {
   if (r.gpu_memory_reserved_bytes) m.gpu_reserved.set(*r.gpu_memory_reserved_bytes);
   // Last: a scrape that sees the new heartbeat sees the rest of this step too.
   m.heartbeat.set(r.timestamp_seconds ? *r.timestamp_seconds : unix_now());
-  if (log_) log_->write_step(r);
 }
 
 void TrainingMetrics::record_eval(const EvalRecord& r) {
@@ -294,13 +303,11 @@ void TrainingMetrics::record_eval(const EvalRecord& r) {
   if (r.uniformity) m.dev_uniformity.set(*r.uniformity);
   m.dev_step.set(double(r.step));
   m.evaluations.increment();
-  if (log_) log_->write_eval(r);
 }
 
 void TrainingMetrics::record_checkpoint(double seconds) {
   m_->checkpoint_last.set(seconds);
   m_->checkpoint_duration.observe(seconds);
-  if (log_) log_->write_checkpoint(seconds);
 }
 
 void TrainingMetrics::record_collective(const std::string& op, double bytes, double seconds, int world) {
@@ -308,9 +315,11 @@ void TrainingMetrics::record_collective(const std::string& op, double bytes, dou
   std::size_t index = 0;
   while (kCollectives[index] != op) ++index;  // found: bus_bandwidth_factor accepted op
   const auto& c = m_->collective(index);
-  const double alg = algorithm_bandwidth(bytes, seconds);
-  c.algbw->set(alg);
-  c.busbw->set(alg * factor);
+  if (bytes >= kBandwidthMinBytes) {
+    const double alg = algorithm_bandwidth(bytes, seconds);
+    c.algbw->set(alg);
+    c.busbw->set(alg * factor);
+  }
   c.bytes->increment(bytes);
   c.seconds->increment(seconds);
   c.calls->increment();

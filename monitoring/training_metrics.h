@@ -18,9 +18,8 @@
 //
 // Threading: record_* may be called from any thread; they only do atomic updates on metrics
 // created in the constructor (record_collective with an op first seen later takes the registry
-// mutex once for that op). Scrapes run on the HTTP server's threads and never block them. With
-// jsonl_path set, each record_* also appends a line under the log's own mutex (never taken by a
-// scrape; the file is flushed every 5 s, so a step costs a buffered write, not a syscall).
+// mutex once for that op). Scrapes run on the HTTP server's threads and never block them. (The
+// run's JSON-lines log, <run dir>/metrics.jsonl, is the trainer's: trainer/metrics_log.h.)
 // With enabled = false no server runs and nothing binds, but record_* still update the registry
 // (render() works), so the caller needs no branches. A build without civetweb behaves as
 // enabled = false and logs a warning once per TrainingMetrics.
@@ -37,7 +36,6 @@
 namespace simcsepp::monitoring {
 
 class MetricsServer;
-class JsonlMetricLog;
 
 struct MetricsOptions {
   bool enabled = true;                     // false: no HTTP server (registry still updated)
@@ -48,7 +46,6 @@ struct MetricsOptions {
   int world_size = 1;
   std::string host;        // label and the host part of endpoint(); "" = gethostname()
   std::string run_id;      // label that tells runs apart on one dashboard
-  std::string jsonl_path;  // also append every record to this JSON-lines file ("" = no log)
 };
 
 // One optimizer step, as the trainer measured it. Times are in seconds; std::nullopt fields
@@ -71,6 +68,7 @@ struct StepRecord {
   std::int64_t tokens = 0;                                       // non-padding tokens this rank processed
   bool skipped = false;                                          // update skipped (non-finite loss/gradients)
   std::optional<double> data_queue_depth = std::nullopt;         // batches ready in the reader's prefetch queue
+  std::optional<double> model_flops_per_second = std::nullopt;   // model FLOPs of the step / step_seconds
   std::optional<double> model_flops_utilization = std::nullopt;  // achieved / peak FLOP/s, 0..1 (GPU only)
   std::optional<double> effective_rank = std::nullopt;  // of the batch embedding matrix (embedding_diagnostics.h)
   std::optional<double> gpu_memory_used_bytes = std::nullopt;      // allocated by tensors
@@ -105,9 +103,11 @@ class TrainingMetrics {
   void record_checkpoint(double seconds);
   // One collective of `bytes` (nccl-tests size, see bus_bandwidth.h) that took `seconds` among
   // `world` ranks; op is all_reduce, all_gather, reduce_scatter, all_to_all, broadcast or reduce.
+  // Every call is counted; only calls of at least 64 KiB set the bandwidth gauges (smaller ones
+  // measure latency).
   void record_collective(const std::string& op, double bytes, double seconds, int world);
 
-  // The exposition text a scrape would return (tests, the JSONL log, debugging).
+  // The exposition text a scrape would return (tests, debugging).
   std::string render() const;
   const Registry& registry() const { return *registry_; }
 
@@ -116,7 +116,6 @@ class TrainingMetrics {
   MetricsOptions options_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<Metrics> m_;
-  std::unique_ptr<JsonlMetricLog> log_;
   std::unique_ptr<MetricsServer> server_;
 };
 

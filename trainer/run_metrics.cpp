@@ -41,7 +41,9 @@ std::vector<std::string> all_gather_strings(cluster::Communicator& comm, c10::De
 
 RunMetrics::RunMetrics(const TrainOptions& o, cluster::Communicator& comm, const cluster::Topology& topology,
                        c10::Device device)
-    : file_sd_path_((std::filesystem::path(o.run_dir) / monitoring::kFileSdName).string()), writer_(comm.rank() == 0) {
+    : comm_(comm),
+      file_sd_path_((std::filesystem::path(o.run_dir) / monitoring::kFileSdName).string()),
+      writer_(comm.rank() == 0) {
   monitoring::MetricsOptions mo;
   mo.enabled = o.metrics;
   mo.bind_address = o.metrics_bind;
@@ -58,12 +60,23 @@ RunMetrics::RunMetrics(const TrainOptions& o, cluster::Communicator& comm, const
     mo.enabled = false;
     metrics_ = std::make_unique<monitoring::TrainingMetrics>(mo);
   }
+  // Collectives of a world of one move nothing; bandwidth is undefined there.
+  if (comm.world_size() > 1) {
+    listener_ = comm.add_collective_listener(
+        [metrics = metrics_.get(), world = comm.world_size()](const cluster::CollectiveTiming& t) {
+          metrics->record_collective(t.op, t.bytes, t.seconds, world);
+        });
+  }
   auto endpoints = all_gather_strings(comm, device, metrics_->endpoint());
   std::erase(endpoints, std::string());
   if (writer_ && o.metrics) {
     monitoring::write_file_sd(file_sd_path_, endpoints, metrics_->target_labels());
     LOG_INFO("metrics: " << endpoints.size() << " endpoint(s) announced in " << file_sd_path_);
   }
+}
+
+RunMetrics::~RunMetrics() {
+  if (listener_ >= 0) comm_.remove_collective_listener(listener_);
 }
 
 void RunMetrics::close() {

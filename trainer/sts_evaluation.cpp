@@ -4,9 +4,12 @@
 #include <torch/torch.h>
 
 #include <limits>
+#include <string_view>
+#include <unordered_set>
 
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
+#include "trainer/embedding_geometry.h"
 #include "trainer/spearman.h"
 
 namespace simcsepp::trainer {
@@ -26,6 +29,8 @@ std::vector<double> cosine_scores(const torch::Tensor& a, const torch::Tensor& b
 }
 
 namespace {
+
+constexpr double kPositiveGold = 4.0;  // SimCSE: STS-B pairs scored above 4 are positives
 
 // Cosine of each pair; both sides go through one embed() call, since sorting all 2N sentences
 // by length pads least.
@@ -52,7 +57,33 @@ StsScore evaluate_sts(model::SentenceEncoder& encoder, const data::WordPieceToke
   options.max_len = max_len;
   options.batch_size = batch_size;
   SentenceEmbedder embedder(encoder, tokenizer, options, device);
-  return score_pairs(embedder, pairs);
+  StsScore score;
+  if (pairs.size() == 0) {
+    score.spearman_x100 = std::numeric_limits<double>::quiet_NaN();
+    return score;
+  }
+  std::vector<std::string> sentences = pairs.first;
+  sentences.insert(sentences.end(), pairs.second.begin(), pairs.second.end());
+  const auto emb = embedder.embed(sentences);
+  const int64_t n = pairs.size();
+  score.pairs = n;
+  score.spearman_x100 = 100.0 * spearman(cosine_scores(emb.narrow(0, 0, n), emb.narrow(0, n, n)), pairs.gold);
+
+  std::vector<int64_t> positives, distinct;
+  for (int64_t i = 0; i < n; ++i) {
+    if (pairs.gold[i] > kPositiveGold) positives.push_back(i);
+  }
+  std::unordered_set<std::string_view> seen;
+  for (int64_t i = 0; i < 2 * n; ++i) {
+    if (seen.insert(sentences[i]).second) distinct.push_back(i);
+  }
+  score.positive_pairs = static_cast<int64_t>(positives.size());
+  if (!positives.empty()) {
+    const auto idx = torch::tensor(positives, torch::kLong);
+    score.alignment = embedding_alignment(emb.index_select(0, idx), emb.index_select(0, idx + n));
+  }
+  if (distinct.size() >= 2) score.uniformity = embedding_uniformity(emb.index_select(0, torch::tensor(distinct)));
+  return score;
 }
 
 StsSuiteResult evaluate_sts_suite(SentenceEmbedder& embedder, const std::vector<data::LoadedStsTask>& tasks,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "data/sts_suite.h"
@@ -22,9 +23,16 @@ namespace simcsepp::trainer {
 struct StsScore {
   double spearman_x100 = 0;  // NaN when undefined (constant scores)
   int64_t pairs = 0;
+  // evaluate_sts only (embedding_geometry.h), NaN when undefined: alignment over the positive
+  // pairs (gold > 4 of 0-5, as the SimCSE paper takes STS-B), uniformity over the distinct
+  // sentences of the set.
+  double alignment = std::numeric_limits<double>::quiet_NaN();
+  double uniformity = std::numeric_limits<double>::quiet_NaN();
+  int64_t positive_pairs = 0;
 };
 
-// STS-B dev (or any STS pair set): cosine of the two sentence embeddings, Spearman x 100.
+// STS-B dev (or any STS pair set): cosine of the two sentence embeddings, Spearman x 100, and
+// the alignment/uniformity of the same embeddings.
 // max_len: tokens per sentence including [CLS]/[SEP] (evaluation normally uses the model's max
 // positions, default_eval_max_len()); batch_size: sentences per encoder call.
 StsScore evaluate_sts(model::SentenceEncoder& encoder, const data::WordPieceTokenizer& tokenizer,

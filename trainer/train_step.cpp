@@ -3,7 +3,10 @@
 
 #include <torch/torch.h>
 
+#include <limits>
+
 #include "cluster/base/error.h"
+#include "model/objective.h"
 #include "model/objective_forward.h"
 
 namespace simcsepp::trainer {
@@ -31,6 +34,7 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
       config_(std::move(config)),
       comm_(comm),
       device_(encoder_->parameters().front().device()),
+      blocking_(comm),
       schedule_(config_.adamw.lr, config_.warmup_steps, config_.total_steps) {
   SIMCSEPP_CHECK(config_.grad_accum >= 1, "grad_accum must be >= 1");
   encoder_->train();
@@ -56,19 +60,28 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
   out.loss = zero.clone();
   out.instance = zero.clone();
   out.dcl = zero.clone();
+  out.phases = std::make_shared<PhaseClock>(device_, &blocking_);
+  PhaseClock& clock = *out.phases;
+  clock.start();
+  torch::Tensor anchor;
   for (const auto& columns : micro_batches) {
     std::vector<torch::Tensor> ids, masks;
     for (const auto& c : columns) {
       ids.push_back(to_ids_tensor(c, device_));
       masks.push_back(to_mask_tensor(c, device_));
     }
-    const auto loss = model::forward_objective(encoder_, comm_, config_.objective, config_.pooler, ids, masks);
+    const auto views = model::encode_views(encoder_, config_.objective, config_.pooler, ids, masks);
+    const auto loss = model::objective_loss(comm_, config_.objective, views);
+    clock.lap(PhaseClock::kForward);
     (loss.total * scale).backward();
+    clock.lap(PhaseClock::kBackward);
     out.loss += loss.total.detach() * scale;
     out.instance += loss.instance.detach() * scale;
     out.dcl += loss.dcl.detach() * scale;
+    anchor = views.anchor.detach();
   }
   reducer_->reduce();
+  clock.lap(PhaseClock::kCommunication);
 
   torch::NoGradGuard no_grad;
   auto sq = zero.clone();
@@ -86,6 +99,16 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
     for (const auto& b : reducer_->buffers()) b.mul_(coef.to(b.scalar_type()));
   }
   optimizer_->step(out.lr, out.skipped);
+  clock.lap(PhaseClock::kOptimizer);
+  // After the last lap: diagnostics are not part of the step's cost breakdown.
+  if (config_.diagnostics_every > 0 && updates_ % config_.diagnostics_every == 0) {
+    // A non-finite batch (a skipped update) would make the SVD throw: decompose zeros instead
+    // and report NaN, without reading the flag on the host.
+    const auto a = anchor.to(torch::kFloat);
+    const auto finite = torch::isfinite(a).all();
+    const auto s = torch::linalg_svdvals(torch::where(finite, a, torch::zeros_like(a)));
+    out.singular_values = torch::where(finite, s, torch::full_like(s, std::numeric_limits<float>::quiet_NaN()));
+  }
   ++updates_;
   return out;
 }

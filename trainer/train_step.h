@@ -1,7 +1,7 @@
 // train_step.h - one optimizer update of SimCSE++ training: forward passes, loss, backward,
 // gradient averaging over ranks, clipping, non-finite guard, AdamW, linear schedule.
 //
-// Per update: reducer.zero_grad(); for each of grad_accum micro-batches: the objective's encoder
+// Per update (timed by a PhaseClock: forward, backward, communication, optimizer): reducer.zero_grad(); for each of grad_accum micro-batches: the objective's encoder
 // calls + loss, backward of loss / grad_accum; reducer.reduce() (gradient average over ranks);
 // global grad norm; optional clipping; one tiny all_reduce(kMax) of [non-finite, stop request]
 // so every rank skips (or stops) together; fused AdamW that leaves everything unchanged when the
@@ -26,6 +26,7 @@
 #include "model/sentence_encoder.h"
 #include "trainer/adamw.h"
 #include "trainer/lr_schedule.h"
+#include "trainer/phase_clock.h"
 
 namespace simcsepp::trainer {
 
@@ -39,6 +40,9 @@ struct TrainStepConfig {
   int64_t grad_accum = 1;
   int64_t bucket_bytes = 25 * 1024 * 1024;  // gradient all-reduce bucket size
   bool mixed_precision = false;             // bf16 autocast of the encoder (CUDA only)
+  // Every this many updates, StepOutput::singular_values of the batch embedding matrix (for
+  // the effective-rank metric); 0 = never.
+  int64_t diagnostics_every = 0;
 };
 
 // Device scalars of one update (read them after the next step is launched).
@@ -51,6 +55,10 @@ struct StepOutput {
   torch::Tensor stop;       // 1 if any rank asked to stop (preemption)
   double lr = 0.0;          // learning rate used by this update
   int64_t update = 0;       // 0-based index of this update
+  std::shared_ptr<PhaseClock> phases;  // forward/backward/communication/optimizer time
+  // Singular values of this rank's anchor embeddings [N, d] (dropout-on view) of the last
+  // micro-batch, on the device; undefined unless diagnostics ran this update.
+  torch::Tensor singular_values;
 };
 
 class TrainStep {
@@ -75,6 +83,7 @@ class TrainStep {
   TrainStepConfig config_;
   cluster::Communicator& comm_;
   torch::Device device_;
+  BlockingCollectiveTime blocking_;
   std::unique_ptr<cluster::GradientReducer> reducer_;
   std::unique_ptr<AdamW> optimizer_;
   LinearSchedule schedule_;

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -12,10 +13,12 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <span>
 #include <sstream>
 
 #include "simcsepp/build_config.h"
 #if SIMCSEPP_HAVE_CUDA
+#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -27,7 +30,9 @@
 #include "data/manifest.h"
 #include "data/sts_readers.h"
 #include "data/wordpiece_tokenizer.h"
+#include "model/flop_count.h"
 #include "model/hf_checkpoint.h"
+#include "monitoring/embedding_diagnostics.h"
 #include "trainer/cli/exit_codes.h"
 #include "trainer/metrics_log.h"
 #include "trainer/preemption.h"
@@ -70,6 +75,9 @@ void TrainOptions::validate() const {
   need(log_every >= 1, "log interval must be >= 1", "--log-every", "");
   need(bucket_mb >= 1, "bucket size must be >= 1 MiB", "--bucket-mb", "the default is 25 (PyTorch DDP's)");
   need(check_params_every >= 0, "parameter check interval must be >= 0", "--check-params-every", "0 = off");
+  need(diagnostics_every >= 0, "diagnostics interval must be >= 0", "--diagnostics-every", "0 = off");
+  need(std::isfinite(peak_tflops) && peak_tflops >= 0, "peak TFLOP/s must be >= 0", "--peak-tflops",
+       "e.g. 989 for an H100 SXM in bf16; 0 = look the GPU up by name");
   need(metrics_port >= 0 && metrics_port < 65536, "metrics port out of range", "--metrics-port",
        "use a free port base, e.g. 9400 (rank L serves base + L)");
   need(resume == "none" || resume == "auto" || fs::is_regular_file(resume),
@@ -115,7 +123,9 @@ nlohmann::json TrainOptions::to_json() const {
           {"device", device},
           {"comm", comm},
           {"bucket_mb", bucket_mb},
-          {"check_params_every", check_params_every}};
+          {"check_params_every", check_params_every},
+          {"diagnostics_every", diagnostics_every},
+          {"peak_tflops", peak_tflops}};
 }
 
 namespace {
@@ -254,6 +264,23 @@ void save_best(model::SentenceEncoder& encoder, const std::string& run_dir, int6
   remove_flat_dir(old);
 }
 
+// Peak dense FLOP/s of this rank's device for MFU: --peak-tflops, else the GPU's datasheet
+// number by name; 0 (no MFU) on a CPU or an unknown GPU.
+double peak_flops(const TrainOptions& o, torch::Device device, bool bf16) {
+  if (o.peak_tflops > 0) return o.peak_tflops * 1e12;
+#if SIMCSEPP_HAVE_CUDA
+  if (device.is_cuda()) {
+    const std::string name = at::cuda::getDeviceProperties(device.index())->name;
+    const double peak = model::peak_flops_per_second(name, bf16);
+    if (peak <= 0) LOG_WARN("no peak FLOP/s known for GPU '" << name << "': pass --peak-tflops to export MFU");
+    return peak;
+  }
+#endif
+  (void)device;
+  (void)bf16;
+  return 0.0;
+}
+
 // Test hook (see docs/training.md): SIGKILL this process right after update S, to test resume.
 int64_t kill_after_step_for_tests() {
   const char* v = std::getenv("SIMCSEPP_TEST_KILL_AFTER_STEP");
@@ -314,6 +341,7 @@ int run_training(const TrainOptions& o) {
   sc.grad_accum = o.grad_accum;
   sc.bucket_bytes = o.bucket_mb * 1024 * 1024;
   sc.mixed_precision = device.is_cuda();
+  sc.diagnostics_every = o.diagnostics_every;
   TrainStep step(encoder, sc, comm);
   const auto eval_pooler = model::parse_pooler(o.eval_pooler);
   const int64_t eval_max_len = default_eval_max_len(encoder->config());
@@ -363,6 +391,12 @@ int run_training(const TrainOptions& o) {
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   const int64_t kill_after = kill_after_step_for_tests();
   const int64_t sentences_per_step = o.batch_size * comm.world_size() * o.grad_accum;
+  // Model FLOPs of one update on this rank (flop_count.h: padded length, matmuls only).
+  const double step_flops =
+      static_cast<double>(o.grad_accum) *
+      model::training_step_flops(encoder->config(), objective, o.batch_size, o.max_len,
+                                 static_cast<int64_t>(inputs.manifest.columns.size()), sc.pooler);
+  const double device_peak = peak_flops(o, device, sc.mixed_precision);
 
   auto checkpoint = [&](const char* why) {
     progress.reader = reader.position();
@@ -377,13 +411,18 @@ int run_training(const TrainOptions& o) {
   auto evaluate = [&](bool candidate) {
     const auto score = evaluate_sts(step.encoder(), tokenizer, dev_pairs, eval_pooler, eval_max_len, 128, device);
     last_dev = score.spearman_x100;
-    prom.record_eval({.step = progress.step, .spearman = score.spearman_x100 / 100.0});
+    prom.record_eval({.step = progress.step,
+                      .spearman = score.spearman_x100 / 100.0,
+                      .alignment = score.alignment,
+                      .uniformity = score.uniformity});
     if (!candidate) {
       initial_dev = score.spearman_x100;
       if (metrics)
         metrics->write("eval", {{"step", progress.step},
                                 {"sts_dev_spearman_x100", score.spearman_x100},
                                 {"pairs", score.pairs},
+                                {"alignment", score.alignment},
+                                {"uniformity", score.uniformity},
                                 {"initial", true}});
       bar.break_line();
       LOG_INFO("step " << progress.step << ": STS-B dev Spearman " << score.spearman_x100 << " (before training)");
@@ -400,6 +439,8 @@ int run_training(const TrainOptions& o) {
       metrics->write("eval", {{"step", progress.step},
                               {"sts_dev_spearman_x100", score.spearman_x100},
                               {"pairs", score.pairs},
+                              {"alignment", score.alignment},
+                              {"uniformity", score.uniformity},
                               {"best", better},
                               {"best_score", progress.best_score},
                               {"best_step", progress.best_step}});
@@ -416,11 +457,14 @@ int run_training(const TrainOptions& o) {
     double data_wait_s = 0;  // blocked in reader.next()
     int64_t sentences = 0;   // this rank's sentences (all columns, all micro-batches)
     int64_t tokens = 0;      // this rank's non-padding tokens
+    int queue_depth = 0;     // batches the reader had ready when this step asked for its first
+    std::chrono::steady_clock::time_point begin;  // before the step asked for its data
   };
-  auto last_settle = std::chrono::steady_clock::now();
   std::optional<Pending> pending;
   bool stop = false, abort_skips = false;
-  auto settle = [&](const Pending& p) {
+  // end: when the next step began (steady state: launches are paced by the device, so the
+  // period between two step starts is the step time), or now if none began after this one.
+  auto settle = [&](const Pending& p, std::optional<std::chrono::steady_clock::time_point> end = std::nullopt) {
     const double loss = p.out.loss.item<double>();
     const bool skipped = p.out.skipped.item<float>() > 0;
     if (p.out.stop.item<float>() > 0) stop = true;
@@ -440,19 +484,8 @@ int run_training(const TrainOptions& o) {
     const double t = elapsed();
     const double rate = static_cast<double>((p.out.update + 1 - first_step) * sentences_per_step) / std::max(1e-9, t);
     const double eta = static_cast<double>(total_steps - p.out.update - 1) * sentences_per_step / std::max(1e-9, rate);
-    if (metrics) {
-      metrics->write("step", {{"step", p.out.update + 1},
-                              {"loss", loss},
-                              {"instance_loss", p.out.instance.item<double>()},
-                              {"dcl_loss", p.out.dcl.item<double>()},
-                              {"grad_norm", p.out.grad_norm.item<double>()},
-                              {"lr", p.out.lr},
-                              {"skipped", skipped},
-                              {"sentences_per_s", rate}});
-    }
     bar.update(p.out.update + 1, loss, rate, eta, last_dev, skipped);
-    // Step time = host time between two settled steps (steps overlap by one on a GPU).
-    const auto now = std::chrono::steady_clock::now();
+    const PhaseSeconds phases = p.out.phases->seconds();
     monitoring::StepRecord r;
     r.step = p.out.update + 1;
     r.loss = loss;
@@ -460,12 +493,28 @@ int run_training(const TrainOptions& o) {
     r.dcl_loss = p.out.dcl.item<double>();
     r.learning_rate = p.out.lr;
     r.grad_norm = p.out.grad_norm.item<double>();
-    r.step_seconds = std::chrono::duration<double>(now - last_settle).count();
+    r.step_seconds = std::chrono::duration<double>(end.value_or(std::chrono::steady_clock::now()) - p.begin).count();
     r.data_wait_seconds = p.data_wait_s;
+    r.forward_seconds = phases.forward;
+    r.backward_seconds = phases.backward;
+    r.communication_seconds = phases.communication;
+    r.optimizer_seconds = phases.optimizer;
     r.sentences = p.sentences;
     r.tokens = p.tokens;
     r.skipped = skipped;
+    r.data_queue_depth = p.queue_depth;
     r.epoch = static_cast<double>(p.out.update + 1) / std::max<int64_t>(1, steps_per_epoch);
+    if (r.step_seconds > 0) {
+      r.model_flops_per_second = step_flops / r.step_seconds;
+      if (device_peak > 0) r.model_flops_utilization = *r.model_flops_per_second / device_peak;
+    }
+    if (p.out.singular_values.defined()) {
+      const auto s = p.out.singular_values.to(torch::kCPU, torch::kFloat64).contiguous();
+      const std::span<const double> values(s.data_ptr<double>(), static_cast<size_t>(s.numel()));
+      if (std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) {
+        r.effective_rank = monitoring::effective_rank(values);
+      }
+    }
 #if SIMCSEPP_HAVE_CUDA
     if (device.is_cuda()) {
       const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
@@ -474,15 +523,39 @@ int run_training(const TrainOptions& o) {
       r.gpu_memory_reserved_bytes = static_cast<double>(stats.reserved_bytes[kAggregate].current);
     }
 #endif
+    if (metrics) {
+      auto optional = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(); };
+      metrics->write("step", {{"step", r.step},
+                              {"loss", loss},
+                              {"instance_loss", *r.instance_loss},
+                              {"dcl_loss", *r.dcl_loss},
+                              {"grad_norm", *r.grad_norm},
+                              {"lr", r.learning_rate},
+                              {"skipped", skipped},
+                              {"sentences_per_s", rate},
+                              {"step_s", r.step_seconds},
+                              {"data_wait_s", r.data_wait_seconds},
+                              {"forward_s", r.forward_seconds},
+                              {"backward_s", r.backward_seconds},
+                              {"communication_s", r.communication_seconds},
+                              {"optimizer_s", r.optimizer_seconds},
+                              {"data_queue_depth", p.queue_depth},
+                              {"tokens", r.tokens},
+                              {"model_flops_per_s", optional(r.model_flops_per_second)},
+                              {"mfu", optional(r.model_flops_utilization)},
+                              {"effective_rank", optional(r.effective_rank)},
+                              {"gpu_memory_used_bytes", optional(r.gpu_memory_used_bytes)}});
+    }
     prom.record_step(r);
-    last_settle = now;
   };
 
   if (progress.step == 0 && o.eval_at_start) evaluate(false);
   while (progress.step < total_steps && !stop && !abort_skips) {
     std::vector<std::vector<data::TokenBatch>> micro;
     Pending next;
+    next.queue_depth = reader.queue_depth();
     const auto wait_start = std::chrono::steady_clock::now();
+    next.begin = wait_start;
     for (int64_t a = 0; a < o.grad_accum; ++a) {
       auto batch = reader.next();
       next.rows.insert(next.rows.end(), batch.global_rows.begin(), batch.global_rows.end());
@@ -497,7 +570,7 @@ int run_training(const TrainOptions& o) {
     next.out = step.step(micro);
     divergence.after_update(next.out.update);
     ++progress.step;
-    if (pending) settle(*pending);
+    if (pending) settle(*pending, next.begin);
     pending = std::move(next);
     const bool eval_now = o.eval_every > 0 && progress.step % o.eval_every == 0 && progress.step < total_steps;
     const bool ckpt_now = o.checkpoint_every > 0 ? progress.step % o.checkpoint_every == 0 : eval_now;

@@ -55,6 +55,8 @@ struct TrainOptions {
   std::string metrics_bind = "127.0.0.1";
   int metrics_port = 9400;  // rank with local rank L serves metrics_port + L
   std::string run_id;       // metrics label; default: $SLURM_JOB_ID or the run directory's name
+  int64_t diagnostics_every = 50;  // effective rank of the batch embeddings every K updates; 0 = off
+  double peak_tflops = 0;          // per device, for MFU; 0 = from the GPU's name (unknown: no MFU)
 
   // Rejects nonsense values (naming the option, with a HINT) before any work starts.
   void validate() const;

@@ -143,12 +143,20 @@ c10::cuda::CUDAStream NcclCommunicator::enter(const at::Tensor& t, const char* o
   auto current = c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_));
   SIMCSEPP_CUDA(cudaEventRecord(ready_, current.stream()));
   SIMCSEPP_CUDA(cudaStreamWaitEvent(stream_->stream(), ready_, 0));
+  next_start_.reset();
+  if (has_collective_listeners()) {
+    cudaEvent_t raw;
+    SIMCSEPP_CUDA(cudaEventCreate(&raw));
+    next_start_ = Event(raw, [](cudaEvent_t e) { cudaEventDestroy(e); });
+    SIMCSEPP_CUDA(cudaEventRecord(raw, stream_->stream()));
+  }
   return current;
 }
 
 NcclCommunicator::Event NcclCommunicator::leave(const char* op, long long bytes) {
+  Event start = std::move(next_start_);
   cudaEvent_t raw;
-  SIMCSEPP_CUDA(cudaEventCreateWithFlags(&raw, cudaEventDisableTiming));
+  SIMCSEPP_CUDA(cudaEventCreateWithFlags(&raw, start ? cudaEventDefault : cudaEventDisableTiming));
   Event done(raw, [](cudaEvent_t e) { cudaEventDestroy(e); });
   SIMCSEPP_CUDA(cudaEventRecord(raw, stream_->stream()));
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
@@ -156,7 +164,7 @@ NcclCommunicator::Event NcclCommunicator::leave(const char* op, long long bytes)
   // Events recorded inside a CUDA graph capture cannot be queried: those are not watched.
   if (capture == cudaStreamCaptureStatusNone) {
     std::lock_guard<std::mutex> lock(pending_mutex_);
-    pending_.push_back({done, op, bytes, ++sequence_, std::chrono::steady_clock::now()});
+    pending_.push_back({done, start, op, bytes, ++sequence_, std::chrono::steady_clock::now()});
   }
   return done;
 }
@@ -250,6 +258,10 @@ std::string NcclCommunicator::poll() {
     Pending& p = pending_.front();
     cudaError_t state = cudaEventQuery(p.done.get());
     if (state == cudaSuccess) {
+      float ms = 0;
+      if (p.timing_start && cudaEventElapsedTime(&ms, p.timing_start.get(), p.done.get()) == cudaSuccess) {
+        notify_collective({p.op, static_cast<double>(p.bytes), ms / 1e3, false});
+      }
       pending_.pop_front();
       continue;
     }

@@ -9,6 +9,9 @@
 // CollectiveWork::wait(), which is how gradient buckets overlap the rest of backward.
 // Tensors touched by the communication stream are recorded with the caching allocator
 // (recordStream) so their memory is not reused while NCCL still reads or writes it.
+// Timing: with collective listeners (communicator.h), enter()/leave() record a timing event
+// pair around each collective on the communication stream; the watchdog resolves it once the
+// collective completed and reports the device duration (host_blocking = false).
 // Failure handling: a watchdog thread polls ncclCommGetAsyncError and the completion events of
 // queued collectives; an async error or a collective older than the timeout calls
 // ncclCommAbort and MPI_Abort with rank, host and the NCCL error in the message.
@@ -57,13 +60,15 @@ class NcclCommunicator final : public Communicator {
   using Event = std::shared_ptr<CUevent_st>;
   struct Pending {
     Event done;
+    Event timing_start;  // timing pair with `done` when listeners want durations; else null
     const char* op;
     long long bytes;
     long long sequence;
     std::chrono::steady_clock::time_point start;
   };
 
-  // Comm stream waits for the current stream; returns the current stream.
+  // Comm stream waits for the current stream (and, with listeners, records the start event of
+  // the collective's timing pair); returns the current stream.
   c10::cuda::CUDAStream enter(const at::Tensor& t, const char* op);
   // Records completion on the comm stream, hands the event to the watchdog; returns it.
   Event leave(const char* op, long long bytes);
@@ -78,6 +83,7 @@ class NcclCommunicator final : public Communicator {
   std::atomic<ncclComm_t> comm_{nullptr};
   std::unique_ptr<c10::cuda::CUDAStream> stream_;
   cudaEvent_t ready_ = nullptr;
+  Event next_start_;  // set by enter(), taken by leave()
   long long sequence_ = 0;
   std::mutex pending_mutex_;
   std::deque<Pending> pending_;

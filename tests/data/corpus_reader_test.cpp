@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "cluster/base/error.h"
 #include "corpus_fixture.h"
@@ -61,6 +63,26 @@ TEST_F(CorpusReaderTest, EveryRowExactlyOncePerEpochAcrossRanks) {
       EXPECT_GT(static_cast<int64_t>(seen.size()), total - batch * world);
     }
   }
+}
+
+TEST_F(CorpusReaderTest, QueueDepthFillsUpToPrefetchAndDrains) {
+  auto o = options(0, 1, 8);
+  o.prefetch_batches = 3;
+  CorpusReader reader(o);
+  // The prefetch thread fills the queue to prefetch_batches while nobody reads.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (reader.queue_depth() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(reader.queue_depth(), 3);
+  reader.next();
+  EXPECT_LE(reader.queue_depth(), 3);
+  EXPECT_GE(reader.queue_depth(), 2);  // one taken; the worker may already have refilled it
+
+  o.prefetch_batches = 0;  // no background thread: nothing is ever queued
+  CorpusReader inline_reader(o);
+  inline_reader.next();
+  EXPECT_EQ(inline_reader.queue_depth(), 0);
 }
 
 TEST_F(CorpusReaderTest, PaddedTailCoversAllRows) {

@@ -11,8 +11,7 @@
 //   monitoring_metrics_driver dump
 //       Prints one rank's exposition text after a few synthetic steps (names check).
 //   monitoring_metrics_driver diagnostics FILE
-//       FILE: "rows dim", rows*dim floats (x), rows*dim floats (y), "k", k singular values.
-//       Prints effective_rank, alignment(x, y), uniformity(x) as JSON (parity check vs torch).
+//       FILE: "k", then k singular values. Prints {"effective_rank": ...} (parity check vs torch).
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -68,6 +67,7 @@ StepRecord synthetic_step(int rank, std::int64_t step, bool nan_loss) {
   r.tokens = 64 * 24;
   r.data_queue_depth = 4;
   r.model_flops_utilization = 0.42;
+  r.model_flops_per_second = 0.42 * 989e12;
   r.effective_rank = 300.0 + 100.0 * (1.0 - decay);
   r.gpu_memory_used_bytes = 3.5e9;
   r.gpu_memory_reserved_bytes = 4.0e9;
@@ -153,18 +153,13 @@ int dump() {
 
 int diagnostics(const std::string& path) {
   std::ifstream in(path);
-  std::size_t rows = 0, dim = 0, k = 0;
-  in >> rows >> dim;
-  std::vector<float> x(rows * dim), y(rows * dim);
-  for (auto& v : x) in >> v;
-  for (auto& v : y) in >> v;
+  std::size_t k = 0;
   in >> k;
   std::vector<double> s(k);
   for (auto& v : s) in >> v;
   if (!in) throw simcsepp::Error("truncated diagnostics input", path, "see metrics_driver.cpp header");
   std::cout.precision(17);
-  std::cout << "{\"effective_rank\": " << effective_rank(s) << ", \"alignment\": " << alignment(x, y, rows, dim)
-            << ", \"uniformity\": " << uniformity(x, rows, dim) << "}" << std::endl;
+  std::cout << "{\"effective_rank\": " << effective_rank(s) << "}" << std::endl;
   return 0;
 }
 

@@ -121,6 +121,14 @@ TEST(TrainingMetrics, CollectivesReportNcclTestsBusBandwidth) {
   EXPECT_DOUBLE_EQ(
       sample_value(text, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_gather\"}"), 3e9);
   EXPECT_EQ(sample_value(text, "simcsepp_collective_calls_total{" + kLabels + ",op=\"all_reduce\"}"), 1);
+  // A tiny all-reduce (a step's control flags) is counted but leaves the bandwidth as it was.
+  metrics.record_collective("all_reduce", 8, 0.001, 4);
+  const std::string after = metrics.render();
+  EXPECT_DOUBLE_EQ(
+      sample_value(after, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}"),
+      1.5e10);
+  EXPECT_EQ(sample_value(after, "simcsepp_collective_calls_total{" + kLabels + ",op=\"all_reduce\"}"), 2);
+  EXPECT_EQ(sample_value(after, "simcsepp_collective_bytes_total{" + kLabels + ",op=\"all_reduce\"}"), 1e9 + 8);
   EXPECT_EQ(sample_value(text, "simcsepp_checkpoint_last_write_seconds{" + kLabels + "}"), 2.5);
   EXPECT_EQ(sample_value(text, "simcsepp_checkpoint_write_duration_seconds_count{" + kLabels + "}"), 1);
   EXPECT_THROW(metrics.record_collective("all_shuffle", 1, 1, 2), Error);

@@ -11,6 +11,7 @@
 
 #include "cluster/base/error.h"
 #include "data/token_batch.h"
+#include "trainer/embedding_geometry.h"
 #include "trainer/spearman.h"
 #include "trainer/sts_report.h"
 
@@ -81,6 +82,29 @@ TEST(StsEvaluation, RestoresTrainAndEvalMode) {
   // Dropout is off in both calls, so the scores agree exactly.
   EXPECT_EQ(a.pairs, 5);
   EXPECT_DOUBLE_EQ(a.spearman_x100, b.spearman_x100);
+}
+
+TEST(StsEvaluation, AlignmentOverPositivesUniformityOverDistinctSentences) {
+  torch::manual_seed(5);
+  model::SentenceEncoder encoder(tiny_config());
+  auto pairs = small_pairs();
+  pairs.first.push_back(pairs.first[0]);  // a repeated sentence counts once for uniformity
+  pairs.second.push_back("a guitar is being played");
+  pairs.gold.push_back(4.2);
+  const auto score = evaluate_sts(encoder, shared_tokenizer(), pairs, model::Pooler::kAvg, 64, 4, torch::kCPU);
+  EmbedOptions opts;
+  opts.max_len = 64;
+  opts.pooler = model::Pooler::kAvg;
+  SentenceEmbedder embedder(encoder, shared_tokenizer(), opts, torch::kCPU);
+  // Positives: gold > 4 -> pairs 0 (4.8) and 5 (4.2); pair 4 (exactly 4.0) is not one.
+  EXPECT_EQ(score.positive_pairs, 2);
+  const auto a = embedder.embed({pairs.first[0], pairs.first[5]});
+  const auto b = embedder.embed({pairs.second[0], pairs.second[5]});
+  EXPECT_NEAR(score.alignment, embedding_alignment(a, b), 1e-6);
+  std::vector<std::string> distinct(pairs.first.begin(), pairs.first.end() - 1);
+  distinct.insert(distinct.end(), pairs.second.begin(), pairs.second.end());
+  EXPECT_NEAR(score.uniformity, embedding_uniformity(embedder.embed(distinct)), 1e-6);
+  EXPECT_LT(score.uniformity, 0.0);
 }
 
 TEST(StsEvaluation, ScoreIsSpearmanOfCosines) {

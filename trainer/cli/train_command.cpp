@@ -66,7 +66,11 @@ class TrainCommand final : public Command {
         "metrics-port", po::value(&c.metrics_port)->default_value(c.metrics_port),
         "base port of /metrics: the rank with local rank L serves base + L; 0 = any free port")(
         "run-id", po::value(&c.run_id)->default_value(c.run_id),
-        "run_id label of the metrics; default: slurm-$SLURM_JOB_ID or the run directory's name");
+        "run_id label of the metrics; default: slurm-$SLURM_JOB_ID or the run directory's name")(
+        "diagnostics-every", po::value(&c.diagnostics_every)->default_value(c.diagnostics_every),
+        "every K updates export the effective rank of the batch embedding matrix (one small SVD); 0 = off")(
+        "peak-tflops", po::value(&c.peak_tflops)->default_value(c.peak_tflops),
+        "peak dense TFLOP/s of one device for model FLOP utilisation; 0 = known GPUs by name, else no MFU");
   }
 
   void validate(const po::variables_map&) override { c_.validate(); }

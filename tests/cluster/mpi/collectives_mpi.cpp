@@ -97,5 +97,31 @@ TEST(Collectives, AsyncAllReduceCompletesOnWait) {
   EXPECT_TRUE(torch::allclose(x, torch::full({4}, w * (w + 1) / 2.0f)));
 }
 
+TEST(Collectives, ListenersHearEveryCollectiveWithNcclTestsSizes) {
+  std::vector<CollectiveTiming> heard;
+  const int id = comm().add_collective_listener([&](const CollectiveTiming& t) { heard.push_back(t); });
+  const int w = comm().world_size();
+  auto x = torch::ones({1000}, torch::kFloat);  // 4000 bytes
+  comm().all_reduce(x, ReduceOp::kSum);
+  comm().all_reduce_async(x, ReduceOp::kSum)->wait();
+  comm().all_gather(x);                                  // size: the gathered output
+  comm().reduce_scatter(torch::ones({w * 10}, torch::kDouble));  // size: the input
+  comm().broadcast(x, 0);
+  comm().barrier();  // not a data collective: not reported
+  comm().remove_collective_listener(id);
+  comm().all_reduce(x, ReduceOp::kSum);  // after removal: not heard
+  ASSERT_EQ(heard.size(), 5u);
+  const std::vector<std::pair<std::string, double>> want = {
+      {"all_reduce", 4000}, {"all_reduce", 4000}, {"all_gather", 4000.0 * w}, {"reduce_scatter", 80.0 * w},
+      {"broadcast", 4000}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(heard[i].op, want[i].first) << i;
+    EXPECT_EQ(heard[i].bytes, want[i].second) << i;
+    EXPECT_TRUE(heard[i].host_blocking) << i;
+    EXPECT_GE(heard[i].seconds, 0.0) << i;
+    EXPECT_LT(heard[i].seconds, 60.0) << i;
+  }
+}
+
 }  // namespace
 }  // namespace simcsepp::cluster::testing
