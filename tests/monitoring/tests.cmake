@@ -14,6 +14,14 @@ if(SIMCSEPP_HAVE_CIVETWEB)
     COMMAND ${SIMCSEPP_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/monitoring/prometheus_service_test.py)
   set_tests_properties(monitoring.prometheus_service PROPERTIES
     ENVIRONMENT "${SIMCSEPP_TEST_ENV}" TIMEOUT 180)
+  # The same Prometheus scrapes a real 2-rank CPU training run (mpirun -np 2 simcsepp train):
+  # promtool-clean live endpoints, every dashboard/rule metric fed on each rank, stored loss,
+  # throughput and dev-score series for both ranks. PROCESSORS 2: its two ranks use both cores.
+  add_test(NAME monitoring.prometheus_training
+    COMMAND ${SIMCSEPP_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/monitoring/prometheus_training_test.py)
+  string(JOIN " " _monitoring_mpirun ${SIMCSEPP_MPIRUN})  # a ';' would split the ENVIRONMENT list
+  set_tests_properties(monitoring.prometheus_training PROPERTIES
+    ENVIRONMENT "${SIMCSEPP_TEST_ENV};SIMCSEPP_MPIRUN=${_monitoring_mpirun}" TIMEOUT 240 PROCESSORS 2)
 endif()
 simcsepp_add_python_test(monitoring.names_check monitoring_names_check.py)
 simcsepp_add_python_test(monitoring.diagnostics_parity monitoring_diagnostics_parity.py)
