@@ -1,11 +1,14 @@
 // train_step.h - one optimizer update of SimCSE++ training: forward passes, loss, backward,
 // gradient averaging over ranks, clipping, non-finite guard, AdamW, linear schedule.
 //
-// Per update (timed by a PhaseClock: forward, backward, communication, optimizer): reducer.zero_grad(); for each of grad_accum micro-batches: the objective's encoder
+// Per update: reducer.zero_grad(); for each of grad_accum micro-batches: the objective's encoder
 // calls + loss, backward of loss / grad_accum; reducer.reduce() (gradient average over ranks);
 // global grad norm; optional clipping; one tiny all_reduce(kMax) of [non-finite, stop request]
 // so every rank skips (or stops) together; fused AdamW that leaves everything unchanged when the
 // non-finite flag is set.
+//
+// A PhaseClock (phase_clock.h) times forward, backward, communication (reduce()) and optimizer
+// (norm, flag all-reduce, clipping, AdamW); StepOutput carries it to be read one step late.
 //
 // GPU rules (architecture.md): shapes are static (batches are padded to max_len by the reader),
 // nothing in step() reads a device value on the host; StepOutput holds device scalars the caller
@@ -41,7 +44,7 @@ struct TrainStepConfig {
   int64_t bucket_bytes = 25 * 1024 * 1024;  // gradient all-reduce bucket size
   bool mixed_precision = false;             // bf16 autocast of the encoder (CUDA only)
   // Every this many updates, StepOutput::singular_values of the batch embedding matrix (for
-  // the effective-rank metric); 0 = never.
+  // the effective-rank metric; on CUDA the SVD may synchronise once); 0 = never.
   int64_t diagnostics_every = 0;
 };
 
