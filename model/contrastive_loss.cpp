@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "cluster/all_gather_with_grad.h"
+#include "model/loss_precision.h"
 
 namespace simcsepp::model {
 
@@ -13,9 +14,9 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-// The loss runs in fp32 even under bf16 autocast: logits divided by tau = 0.05 need the mantissa.
+// The loss runs in fp32 even under bf16 autocast (loss_precision.h).
 torch::Tensor unit_rows(const torch::Tensor& x) {
-  return F::normalize(x.to(torch::kFloat), F::NormalizeFuncOptions().p(2).dim(1).eps(1e-8));
+  return F::normalize(at_least_fp32(x), F::NormalizeFuncOptions().p(2).dim(1).eps(1e-8));
 }
 
 }  // namespace

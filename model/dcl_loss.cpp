@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "cluster/all_gather_with_grad.h"
+#include "model/loss_precision.h"
 
 namespace simcsepp::model {
 
@@ -19,8 +20,8 @@ torch::Tensor standardise_columns(const torch::Tensor& z) {
 
 torch::Tensor dcl_loss(cluster::Communicator& comm, const torch::Tensor& z1, const torch::Tensor& z2,
                        double dcl_temperature) {
-  const auto g1 = standardise_columns(cluster::all_gather_with_grad(comm, z1.to(torch::kFloat).contiguous()));
-  const auto g2 = standardise_columns(cluster::all_gather_with_grad(comm, z2.to(torch::kFloat).contiguous()));
+  const auto g1 = standardise_columns(cluster::all_gather_with_grad(comm, at_least_fp32(z1).contiguous()));
+  const auto g2 = standardise_columns(cluster::all_gather_with_grad(comm, at_least_fp32(z2).contiguous()));
   const int64_t rows = g1.size(0);
   const auto c = torch::matmul(g1.t(), g2) / static_cast<double>(rows) / dcl_temperature;  // [d, d]
   return (torch::logsumexp(c, 1) - c.diagonal()).mean();

@@ -4,6 +4,8 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include "model/loss_precision.h"
+
 namespace simcsepp::model {
 
 namespace {
@@ -76,7 +78,7 @@ BertOutput SentenceEncoderImpl::encode(const torch::Tensor& input_ids, const tor
 
 torch::Tensor SentenceEncoderImpl::last_hidden_state(const torch::Tensor& input_ids,
                                                      const torch::Tensor& attention_mask, bool dropout_on) {
-  return encode(input_ids, attention_mask, dropout_on, false).last_hidden_state.to(torch::kFloat32);
+  return at_least_fp32(encode(input_ids, attention_mask, dropout_on, false).last_hidden_state);
 }
 
 torch::Tensor SentenceEncoderImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
@@ -84,9 +86,9 @@ torch::Tensor SentenceEncoderImpl::forward(const torch::Tensor& input_ids, const
   const auto output = encode(input_ids, attention_mask, dropout_on, pooler == Pooler::kAvgFirstLast);
   if (pooler == Pooler::kCls) {
     ScopedCudaBf16Autocast autocast(mixed_precision_ && input_ids.is_cuda());
-    return mlp(output.last_hidden_state.select(1, 0)).to(torch::kFloat32);
+    return at_least_fp32(mlp(output.last_hidden_state.select(1, 0)));
   }
-  return pool_hidden_states(output, attention_mask, pooler).to(torch::kFloat32);
+  return at_least_fp32(pool_hidden_states(output, attention_mask, pooler));
 }
 
 torch::Tensor pool_hidden_states(const BertOutput& output, const torch::Tensor& attention_mask, Pooler pooler) {

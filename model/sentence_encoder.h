@@ -3,7 +3,8 @@
 //
 // Parameters are named as in SimCSE checkpoints: "bert.<HF BertModel key>" and "mlp.dense.*".
 // forward() returns one embedding per sentence, fp32 even when the encoder ran under bf16
-// autocast (CUDA inputs with mixed precision on), so the objectives always see fp32.
+// autocast (CUDA inputs with mixed precision on), so the objectives always see fp32 (fp64 for a
+// float64 model: tests compare distributed and single-process training in double).
 //
 // Dropout is on only when the module is in train() mode AND the call passes dropout_on=true;
 // dropout_on=false gives the off-dropout pass of SimCSE++ without touching any module state, so
@@ -37,10 +38,10 @@ class SentenceEncoderImpl : public torch::nn::Module {
   // generator), so torch::manual_seed makes it reproducible.
   explicit SentenceEncoderImpl(const BertConfig& config);
 
-  // input_ids/attention_mask: int64 [B, L]. Returns fp32 [B, H].
+  // input_ids/attention_mask: int64 [B, L]. Returns fp32 [B, H] (fp64 for a float64 model).
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, Pooler pooler,
                         bool dropout_on = true);
-  // [B, L, H] last-layer hidden states (fp32).
+  // [B, L, H] last-layer hidden states (fp32, or fp64 for a float64 model).
   torch::Tensor last_hidden_state(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                   bool dropout_on = true);
 

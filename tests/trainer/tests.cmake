@@ -10,3 +10,16 @@ set_target_properties(objective_parity_tool PROPERTIES RUNTIME_OUTPUT_DIRECTORY 
 simcsepp_add_python_test(python.objective_parity objective_parity.py)
 simcsepp_add_python_test(python.objective_encoder_parity objective_encoder_parity.py)
 simcsepp_add_python_test(python.trainer_run trainer_run.py)
+
+# Data-parallel equivalence of the real update path (TrainStep + AdamW) under mpirun.
+file(GLOB _trainer_mpi_srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/trainer/mpi/*.cpp)
+add_executable(test_trainer_equivalence ${_trainer_mpi_srcs} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/mpi/mpi_test_main.cpp)
+target_link_libraries(test_trainer_equivalence PRIVATE simcsepp_trainer GTest::gtest simcsepp_warnings)
+target_include_directories(test_trainer_equivalence PRIVATE ${PROJECT_SOURCE_DIR})
+set_target_properties(test_trainer_equivalence PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_enable_torch_pch(test_trainer_equivalence)
+foreach(_np 2 3)
+  simcsepp_add_mpi_test(trainer.train_step_equivalence_np${_np} ${_np} test_trainer_equivalence)
+  set_property(TEST trainer.train_step_equivalence_np${_np} APPEND PROPERTY ENVIRONMENT "SIMCSEPP_COLLECTIVE_TIMEOUT_S=120")
+  set_property(TEST trainer.train_step_equivalence_np${_np} PROPERTY TIMEOUT 600)
+endforeach()
