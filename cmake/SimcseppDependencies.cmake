@@ -52,8 +52,14 @@ if(SIMCSEPP_WITH_CUDA)
   endif()
 endif()
 if(NOT SIMCSEPP_HAVE_CUDA)
-  # Tell libtorch's config not to look for CUDA either.
+  # Tell libtorch's config not to look for CUDA either. A CUDA wheel's config looks anyway (it
+  # was built with CUDA) and then needs a dialect nvcc knows and an arch list instead of probing
+  # for a GPU; simcsepp itself compiles no CUDA code in this build (SIMCSEPP_HAVE_CUDA = 0).
   set(USE_CUDA OFF)
+  set(CMAKE_CUDA_STANDARD 17)
+  if(NOT TORCH_CUDA_ARCH_LIST AND NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+    set(TORCH_CUDA_ARCH_LIST "9.0")
+  endif()
 endif()
 
 find_package(Torch REQUIRED)
