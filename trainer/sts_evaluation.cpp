@@ -31,6 +31,9 @@ std::vector<double> cosine_scores(const torch::Tensor& a, const torch::Tensor& b
 namespace {
 
 constexpr double kPositiveGold = 4.0;  // SimCSE: STS-B pairs scored above 4 are positives
+// Uniformity needs an N x N Gram matrix: bounded for large pair sets (STS-B dev has ~2,900
+// distinct sentences, so it is computed on all of them).
+constexpr int64_t kMaxUniformitySentences = 8192;
 
 // Cosine of each pair; both sides go through one embed() call, since sorting all 2N sentences
 // by length pads least.
@@ -74,7 +77,7 @@ StsScore evaluate_sts(model::SentenceEncoder& encoder, const data::WordPieceToke
     if (pairs.gold[i] > kPositiveGold) positives.push_back(i);
   }
   std::unordered_set<std::string_view> seen;
-  for (int64_t i = 0; i < 2 * n; ++i) {
+  for (int64_t i = 0; i < 2 * n && static_cast<int64_t>(distinct.size()) < kMaxUniformitySentences; ++i) {
     if (seen.insert(sentences[i]).second) distinct.push_back(i);
   }
   score.positive_pairs = static_cast<int64_t>(positives.size());
