@@ -22,15 +22,16 @@ import json
 import os
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prometheus_harness import (PrometheusServer, fail, http_get, link_targets, need,  # noqa: E402
+                                print_log_tail, run_or_fail, stop_process, wait_for, write_test_config)
 
 SOURCE = os.environ.get("SIMCSEPP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 BUILD = os.environ.get("SIMCSEPP_BUILD_DIR", os.path.join(SOURCE, "build"))
@@ -38,63 +39,19 @@ DRIVER = os.path.join(BUILD, "bin", "monitoring_metrics_driver")
 PROM_DIR = os.path.join(SOURCE, "monitoring", "prometheus")
 DASHBOARD = os.path.join(SOURCE, "monitoring", "grafana", "simcsepp_training.json")
 DEADLINE = time.monotonic() + 90
-
-
-def fail(message):
-    print("FAIL: " + message, flush=True)
-    sys.exit(1)
-
-
-def need(tool):
-    path = shutil.which(tool)
-    if not path:
-        fail(f"{tool} not found. HINT: run scripts/setup.sh (installs Debian's prometheus package)")
-    return path
-
-
-def run(cmd, cwd=None, stdin_text=None):
-    result = subprocess.run(cmd, cwd=cwd, input=stdin_text, capture_output=True, text=True, timeout=60)
-    if result.returncode != 0:
-        fail(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as reply:
-        return reply.status, reply.headers, reply.read().decode()
-
-
-def wait_for(what, probe, timeout):
-    """Polls probe() until it returns a truthy value; fails with `what` on timeout."""
-    end = min(time.monotonic() + timeout, DEADLINE)
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = probe()
-            if last:
-                return last
-        except Exception as e:  # server not up yet
-            last = e
-        time.sleep(0.25)
-    fail(f"timed out waiting for {what} (last: {last!r})")
+SETUP_HINT = "run scripts/setup.sh (installs Debian's prometheus package)"
 
 
 def main():
-    promtool = need("promtool")
-    prometheus = need("prometheus")
+    promtool = need("promtool", SETUP_HINT)
+    prometheus = need("prometheus", SETUP_HINT)
     if not os.access(DRIVER, os.X_OK):
         fail(f"{DRIVER} missing. HINT: build the monitoring_metrics_driver target")
 
     # 1. The shipped files are valid and their rule unit tests pass.
-    run([promtool, "check", "config", "prometheus.yml"], cwd=PROM_DIR)
-    run([promtool, "check", "rules", "simcsepp_rules.yml"], cwd=PROM_DIR)
-    out = run([promtool, "test", "rules", "simcsepp_rules_test.yml"], cwd=PROM_DIR)
+    run_or_fail([promtool, "check", "config", "prometheus.yml"], cwd=PROM_DIR)
+    run_or_fail([promtool, "check", "rules", "simcsepp_rules.yml"], cwd=PROM_DIR)
+    out = run_or_fail([promtool, "test", "rules", "simcsepp_rules_test.yml"], cwd=PROM_DIR)
     print(out.strip())
 
     tmp = tempfile.mkdtemp(prefix="simcsepp_prom_")
@@ -127,51 +84,18 @@ def main():
                 fail(f"promtool check metrics on {endpoint}:\n{lint.stdout}{lint.stderr}")
 
         # The shipped config, with test intervals and absolute paths; targets linked as documented.
-        with open(os.path.join(PROM_DIR, "prometheus.yml")) as f:
-            config = yaml.safe_load(f)
-        config["global"]["scrape_interval"] = "1s"
-        config["global"]["evaluation_interval"] = "1s"
-        config["rule_files"] = [os.path.join(PROM_DIR, r) for r in config["rule_files"]]
-        (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "simcsepp"]
-        job["scrape_interval"] = "1s"
-        job["scrape_timeout"] = "1s"
-        targets_dir = os.path.join(tmp, "targets")
-        os.makedirs(targets_dir)
-        os.symlink(targets_file, os.path.join(targets_dir, "svc-test.json"))
-        job["file_sd_configs"][0]["files"] = [os.path.join(targets_dir, "*.json")]
-        job["file_sd_configs"][0]["refresh_interval"] = "1s"
-        config_path = os.path.join(tmp, "prometheus.yml")
-        with open(config_path, "w") as f:
-            yaml.safe_dump(config, f)
-        run([promtool, "check", "config", config_path])
-
-        port = free_port()
-        api = f"http://127.0.0.1:{port}"
-        prom_log = open(os.path.join(tmp, "prometheus.log"), "w")
-        prom = subprocess.Popen([prometheus, f"--config.file={config_path}",
-                                 f"--storage.tsdb.path={os.path.join(tmp, 'data')}",
-                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                                stdout=prom_log, stderr=subprocess.STDOUT)
-
-        def query(expr):
-            _, _, body = http_get(f"{api}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
-            reply = json.loads(body)
-            if reply["status"] != "success":
-                fail(f"query {expr}: {reply}")
-            return reply["data"]["result"]
-
-        def alerts():
-            _, _, body = http_get(f"{api}/api/v1/alerts")
-            return json.loads(body)["data"]["alerts"]
-
-        wait_for("Prometheus ready", lambda: http_get(f"{api}/-/ready")[0] == 200, 30)
+        config_path, targets_dir = write_test_config(PROM_DIR, tmp, promtool)
+        link_targets(targets_file, targets_dir, "svc-test")
+        prom = PrometheusServer(prometheus, config_path, tmp)
+        query, alerts = prom.query, prom.alerts
+        wait_for("Prometheus ready", prom.ready, 30, DEADLINE)
 
         # 3. Both ranks discovered through file_sd and scraped, with their labels.
         def scraped():
             result = query('simcsepp_train_loss{job="simcsepp",run_id="svc-test"}')
             ranks = sorted(r["metric"].get("rank") for r in result)
             return result if ranks == ["0", "1"] else None
-        result = wait_for("both ranks' simcsepp_train_loss", scraped, 30)
+        result = wait_for("both ranks' simcsepp_train_loss", scraped, 30, DEADLINE)
         for r in result:
             m = r["metric"]
             if m.get("host") != "localhost" or m["instance"] not in endpoints or "exported_run_id" in m:
@@ -213,7 +137,7 @@ def main():
             hits = [a for a in alerts()
                     if a["labels"]["alertname"] == "SimcseppNonFiniteLoss" and a["state"] == "firing"]
             return hits if sorted(a["labels"]["rank"] for a in hits) == ["0", "1"] else None
-        hits = wait_for("SimcseppNonFiniteLoss firing on both ranks", nan_alerts, 30)
+        hits = wait_for("SimcseppNonFiniteLoss firing on both ranks", nan_alerts, 30, DEADLINE)
         print(f"alert fired: {[(a['labels']['alertname'], a['labels']['rank'], a['annotations']['summary']) for a in hits]}")
         skipped = query('simcsepp_skipped_steps_total{run_id="svc-test"} > 0')
         if len(skipped) != 2:
@@ -224,7 +148,7 @@ def main():
         driver.stdin.flush()
         wait_for("SimcseppDevScoreRegression firing",
                  lambda: [a for a in alerts() if a["labels"]["alertname"] == "SimcseppDevScoreRegression"
-                          and a["state"] == "firing"], 30)
+                          and a["state"] == "firing"], 30, DEADLINE)
         print("dev regression alert fired")
 
         # 6. The driver exits: Prometheus sees both targets down.
@@ -232,22 +156,16 @@ def main():
         driver.stdin.flush()
         driver.wait(timeout=20)
         wait_for("up == 0 for both targets",
-                 lambda: sorted(float(u["value"][1]) for u in query('up{job="simcsepp"}')) == [0.0, 0.0], 20)
+                 lambda: sorted(float(u["value"][1]) for u in query('up{job="simcsepp"}')) == [0.0, 0.0], 20,
+                 DEADLINE)
         print("PASS")
     except SystemExit:
-        log = os.path.join(tmp, "prometheus.log")
-        if os.path.exists(log):
-            with open(log) as f:
-                print("--- prometheus.log (tail) ---\n" + "".join(f.readlines()[-30:]))
+        print_log_tail("prometheus.log", os.path.join(tmp, "prometheus.log"))
         raise
     finally:
-        for p in (driver, prom):
-            if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_process(driver)
+        if prom is not None:
+            prom.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

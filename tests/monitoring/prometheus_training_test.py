@@ -32,15 +32,16 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 
 import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prometheus_harness import (PrometheusServer, fail, http_get, link_targets, need,  # noqa: E402
+                                print_log_tail, run_or_fail, wait_for, write_test_config)
 
 SOURCE = os.path.abspath(os.environ.get("SIMCSEPP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../..")))
 BUILD = os.path.abspath(os.environ.get("SIMCSEPP_BUILD_DIR", os.path.join(SOURCE, "build")))
@@ -58,6 +59,7 @@ RANKS = ["0", "1"]
 MAX_STEPS = int(os.environ.get("SIMCSEPP_PROMTRAIN_STEPS", "300"))
 EVAL_EVERY = MAX_STEPS // 4
 DEADLINE = time.monotonic() + 220
+SETUP_HINT = "run scripts/setup.sh (installs Debian's prometheus package and Open MPI)"
 
 NAME = re.compile(r"\bsimcsepp_[A-Za-z0-9_]+")
 SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(\{.*\})?\s+(\S+)(\s+-?\d+)?$")
@@ -85,62 +87,14 @@ PRESENCE_ONLY = {
 failures = []
 
 
-def fail(message):
-    print("FAIL: " + message, flush=True)
-    sys.exit(1)
-
-
 def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what, flush=True)
     if not cond:
         failures.append(what)
 
 
-def need(tool):
-    path = shutil.which(tool)
-    if not path:
-        fail(f"{tool} not found. HINT: run scripts/setup.sh (installs Debian's prometheus package and Open MPI)")
-    return path
-
-
-def run(cmd, cwd=None, timeout=60):
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        fail(f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def http_get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as reply:
-        return reply.status, reply.headers, reply.read().decode()
-
-
 def remaining():
     return DEADLINE - time.monotonic()
-
-
-def wait_for(what, probe, timeout, alive=None):
-    """Polls probe() until it returns a truthy value; fails with `what` on timeout or when
-    alive() turns false (a process that should keep running exited)."""
-    end = min(time.monotonic() + timeout, DEADLINE)
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = probe()
-            if last:
-                return last
-        except Exception as e:  # not up yet
-            last = e
-        if alive is not None and not alive():
-            fail(f"gave up waiting for {what}: the process exited (last: {last!r})")
-        time.sleep(0.25)
-    fail(f"timed out waiting for {what} (last: {last!r})")
 
 
 def make_model(path):
@@ -233,9 +187,9 @@ def fed_series(types, samples):
 def main():
     # ctest's timeout or a ^C: unwind through the finally below, which stops mpirun and Prometheus.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("FAIL: terminated (SIGTERM)"))
-    promtool = need("promtool")
-    prometheus = need("prometheus")
-    need(MPIRUN[0])
+    promtool = need("promtool", SETUP_HINT)
+    prometheus = need("prometheus", SETUP_HINT)
+    need(MPIRUN[0], SETUP_HINT)
     if not os.access(BIN, os.X_OK):
         fail(f"{BIN} missing. HINT: build the simcsepp target")
     for path in (VOCAB, os.path.join(DATA, "corpus", "wiki1m_head.txt")):
@@ -254,46 +208,20 @@ def main():
         with open(os.path.join(DATA, "corpus", "wiki1m_head.txt")) as f, open(corpus_txt, "w") as out:
             out.writelines(f.readlines()[:2000])
         corpus = os.path.join(tmp, "corpus")
-        run([BIN, "prep", "-i", corpus_txt, "-o", corpus, "--vocab", VOCAB, "--max-len", "32",
-             "--shard-rows", "1000", "--no-progress"], timeout=120)
+        run_or_fail([BIN, "prep", "-i", corpus_txt, "-o", corpus, "--vocab", VOCAB, "--max-len", "32",
+                     "--shard-rows", "1000", "--no-progress"], timeout=120)
         sts_dev = os.path.join(tmp, "sts-dev.csv")
         with open(os.path.join(DATA, "sts", "STSBenchmark", "sts-dev.csv")) as f, open(sts_dev, "w") as out:
             out.writelines(f.readlines()[:200])
         print(f"model and corpus ready ({time.monotonic() - t0:.1f} s)", flush=True)
 
         # The shipped config, with test intervals and absolute paths; targets/ linked later.
-        with open(os.path.join(PROM_DIR, "prometheus.yml")) as f:
-            config = yaml.safe_load(f)
-        config["global"]["scrape_interval"] = "1s"
-        config["global"]["evaluation_interval"] = "1s"
-        config["rule_files"] = [os.path.join(PROM_DIR, r) for r in config["rule_files"]]
-        (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "simcsepp"]
-        job["scrape_interval"] = "1s"
-        job["scrape_timeout"] = "1s"
-        targets_dir = os.path.join(tmp, "targets")
-        os.makedirs(targets_dir)
-        job["file_sd_configs"][0]["files"] = [os.path.join(targets_dir, "*.json")]
-        job["file_sd_configs"][0]["refresh_interval"] = "1s"
-        config_path = os.path.join(tmp, "prometheus.yml")
-        with open(config_path, "w") as f:
-            yaml.safe_dump(config, f)
-        run([promtool, "check", "config", config_path])
-
-        port = free_port()
-        api = f"http://127.0.0.1:{port}"
-        with open(prom_log_path, "w") as prom_log:
-            prom = subprocess.Popen([prometheus, f"--config.file={config_path}",
-                                     f"--storage.tsdb.path={os.path.join(tmp, 'data')}",
-                                     f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                                    stdout=prom_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        wait_for("Prometheus ready", lambda: http_get(f"{api}/-/ready")[0] == 200, 30, alive=lambda: prom.poll() is None)
+        config_path, targets_dir = write_test_config(PROM_DIR, tmp, promtool)
+        prom = PrometheusServer(prometheus, config_path, tmp)
+        wait_for("Prometheus ready", prom.ready, 30, DEADLINE, alive=prom.running)
 
         def query(expr):
-            _, _, body = http_get(f"{api}/api/v1/query?" + urllib.parse.urlencode({"query": expr}), timeout=10)
-            reply = json.loads(body)
-            if reply["status"] != "success":
-                fail(f"query {expr}: {reply}")
-            return reply["data"]["result"]
+            return prom.query(expr, timeout=10)
 
         # The real training run: 2 ranks on CPU, every rank on a free loopback port.
         run_dir = os.path.join(tmp, "run")
@@ -315,12 +243,12 @@ def main():
             with open(targets_file) as f:
                 groups = json.load(f)
             return groups if groups and len(groups[0]["targets"]) == 2 else None
-        groups = wait_for("the run's targets file listing 2 endpoints", announced, 120,
+        groups = wait_for("the run's targets file listing 2 endpoints", announced, 120, DEADLINE,
                           alive=lambda: trainer.poll() is None)
         endpoints = groups[0]["targets"]
         check(groups[0]["labels"].get("run_id") == RUN_ID, f"targets file labels {groups[0]['labels']}")
         check(all(e.startswith("127.0.0.1:") for e in endpoints), f"loopback endpoints {endpoints}")
-        os.symlink(targets_file, os.path.join(targets_dir, RUN_ID + ".json"))
+        link_targets(targets_file, targets_dir, RUN_ID)
         print(f"run {RUN_ID} announced {endpoints} after {time.time() - started:.1f} s", flush=True)
 
         # Scrape every rank directly while the run is live; lint the first scrape of each rank
@@ -467,9 +395,7 @@ def main():
         print(f"total {time.time() - started:.1f} s since the run started")
     except BaseException:
         for name, path in (("train.log", trainer_log_path), ("prometheus.log", prom_log_path)):
-            if os.path.exists(path):
-                with open(path) as f:
-                    print(f"--- {name} (tail) ---\n" + "".join(f.readlines()[-30:]))
+            print_log_tail(name, path)
         raise
     finally:
         if trainer is not None and trainer.poll() is None:
@@ -482,13 +408,8 @@ def main():
                 except ProcessLookupError:
                     pass
                 trainer.wait()
-        if prom is not None and prom.poll() is None:
-            prom.terminate()
-            try:
-                prom.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                prom.kill()
-                prom.wait()
+        if prom is not None:
+            prom.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     print("FAILED:" if failures else "PASS", *failures, sep="\n  ")
     sys.exit(1 if failures else 0)
