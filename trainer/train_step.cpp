@@ -1,6 +1,7 @@
 // train_step.cpp - see train_step.h.
 #include "trainer/train_step.h"
 
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/torch.h>
 
 #include <limits>
@@ -110,6 +111,40 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
     out.singular_values = torch::where(finite, s, torch::full_like(s, std::numeric_limits<float>::quiet_NaN()));
   }
   ++updates_;
+
+  const auto scalars = torch::stack({out.loss, out.instance, out.dcl, out.grad_norm, out.skipped, out.stop});
+  if (device_.is_cuda()) {
+    auto pinned = torch::TensorOptions().dtype(torch::kFloat).pinned_memory(true);
+    out.host_scalars = torch::empty({6}, pinned);
+    out.host_scalars.copy_(scalars, /*non_blocking=*/true);
+    if (out.singular_values.defined()) {
+      out.host_singular_values = torch::empty(out.singular_values.sizes(), pinned);
+      out.host_singular_values.copy_(out.singular_values, /*non_blocking=*/true);
+    }
+    out.ready = std::make_shared<c10::Event>(device_.type());
+    out.ready->record(c10::impl::VirtualGuardImpl(device_.type()).getStream(device_));
+  } else {
+    out.host_scalars = scalars;
+    out.host_singular_values = out.singular_values;
+  }
+  return out;
+}
+
+StepValues StepOutput::read() const {
+  if (ready) ready->synchronize();
+  const auto h = host_scalars.to(torch::kFloat64).contiguous();
+  const double* v = h.data_ptr<double>();
+  StepValues out;
+  out.loss = v[0];
+  out.instance = v[1];
+  out.dcl = v[2];
+  out.grad_norm = v[3];
+  out.skipped = v[4] > 0;
+  out.stop = v[5] > 0;
+  if (host_singular_values.defined()) {
+    const auto s = host_singular_values.to(torch::kFloat64).contiguous();
+    out.singular_values.assign(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@
 // reads one step late. Threading: the training thread only.
 #pragma once
 
+#include <c10/core/Event.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -48,6 +49,13 @@ struct TrainStepConfig {
   int64_t diagnostics_every = 0;
 };
 
+// Host values of one update (StepOutput::read()).
+struct StepValues {
+  double loss = 0, instance = 0, dcl = 0, grad_norm = 0;
+  bool skipped = false, stop = false;
+  std::vector<double> singular_values;  // empty unless diagnostics ran
+};
+
 // Device scalars of one update (read them after the next step is launched).
 struct StepOutput {
   torch::Tensor loss;       // mean over micro-batches of the local total loss
@@ -62,6 +70,15 @@ struct StepOutput {
   // Singular values of this rank's anchor embeddings [N, d] (dropout-on view) of the last
   // micro-batch, on the device; undefined unless diagnostics ran this update.
   torch::Tensor singular_values;
+
+  // The values on the host. On CUDA this waits for this update's own kernels only: step()
+  // queued a copy into pinned memory and an event right after them, so reading update k once
+  // update k+1 is queued does not wait for k+1 (an .item() on the device tensors would, being
+  // ordered after k+1 on the stream). On CPU it just reads.
+  StepValues read() const;
+  torch::Tensor host_scalars;         // [6] loss, instance, dcl, grad_norm, skipped, stop
+  torch::Tensor host_singular_values;  // copy of singular_values
+  std::shared_ptr<c10::Event> ready;  // CUDA: recorded after the copies; null on CPU
 };
 
 class TrainStep {

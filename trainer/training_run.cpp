@@ -13,7 +13,6 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <span>
 #include <sstream>
 
 #include "simcsepp/build_config.h"
@@ -465,9 +464,10 @@ int run_training(const TrainOptions& o) {
   // end: when the next step began (steady state: launches are paced by the device, so the
   // period between two step starts is the step time), or now if none began after this one.
   auto settle = [&](const Pending& p, std::optional<std::chrono::steady_clock::time_point> end = std::nullopt) {
-    const double loss = p.out.loss.item<double>();
-    const bool skipped = p.out.skipped.item<float>() > 0;
-    if (p.out.stop.item<float>() > 0) stop = true;
+    const StepValues v = p.out.read();
+    const double loss = v.loss;
+    const bool skipped = v.skipped;
+    if (v.stop) stop = true;
     if (skipped) {
       ++progress.skipped_total;
       ++progress.consecutive_skips;
@@ -489,10 +489,10 @@ int run_training(const TrainOptions& o) {
     monitoring::StepRecord r;
     r.step = p.out.update + 1;
     r.loss = loss;
-    r.instance_loss = p.out.instance.item<double>();
-    r.dcl_loss = p.out.dcl.item<double>();
+    r.instance_loss = v.instance;
+    r.dcl_loss = v.dcl;
     r.learning_rate = p.out.lr;
-    r.grad_norm = p.out.grad_norm.item<double>();
+    r.grad_norm = v.grad_norm;
     r.step_seconds = std::chrono::duration<double>(end.value_or(std::chrono::steady_clock::now()) - p.begin).count();
     r.data_wait_seconds = p.data_wait_s;
     r.forward_seconds = phases.forward;
@@ -508,12 +508,9 @@ int run_training(const TrainOptions& o) {
       r.model_flops_per_second = step_flops / r.step_seconds;
       if (device_peak > 0) r.model_flops_utilization = *r.model_flops_per_second / device_peak;
     }
-    if (p.out.singular_values.defined()) {
-      const auto s = p.out.singular_values.to(torch::kCPU, torch::kFloat64).contiguous();
-      const std::span<const double> values(s.data_ptr<double>(), static_cast<size_t>(s.numel()));
-      if (std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); })) {
-        r.effective_rank = monitoring::effective_rank(values);
-      }
+    if (!v.singular_values.empty() &&
+        std::all_of(v.singular_values.begin(), v.singular_values.end(), [](double x) { return std::isfinite(x); })) {
+      r.effective_rank = monitoring::effective_rank(v.singular_values);
     }
 #if SIMCSEPP_HAVE_CUDA
     if (device.is_cuda()) {

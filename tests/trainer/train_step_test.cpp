@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -70,6 +71,35 @@ TEST(OffDropout, OffCallHasNoDropoutAndTheNextCallHasItAgain) {
   const auto next = enc->forward(ids, mask, model::Pooler::kCls, true).detach();
   EXPECT_FALSE(torch::allclose(next, reference, 1e-3, 1e-3));
   EXPECT_TRUE(enc->is_training());
+}
+
+TEST(TrainStep, ReadGivesTheStepsValuesAndDiagnostics) {
+  torch::manual_seed(4);
+  model::SentenceEncoder enc(tiny_config());
+  cluster::SingleProcessCommunicator comm;
+  trainer::TrainStepConfig sc;
+  sc.objective = model::parse_objective("simcse++");
+  sc.total_steps = 10;
+  sc.diagnostics_every = 2;  // updates 0 and 2
+  trainer::TrainStep step(enc, sc, comm);
+  const std::vector<std::vector<data::TokenBatch>> batch = {{token_batch(4, 8, 4)}};
+  for (int u = 0; u < 3; ++u) {
+    const auto out = step.step(batch);
+    const auto v = out.read();
+    EXPECT_DOUBLE_EQ(v.loss, out.loss.item<double>());
+    EXPECT_DOUBLE_EQ(v.instance, out.instance.item<double>());
+    EXPECT_DOUBLE_EQ(v.dcl, out.dcl.item<double>());
+    EXPECT_DOUBLE_EQ(v.grad_norm, out.grad_norm.item<double>());
+    EXPECT_FALSE(v.skipped);
+    EXPECT_FALSE(v.stop);
+    if (u % 2 == 0) {
+      ASSERT_EQ(v.singular_values.size(), 4u);  // min(rows 4, hidden 32)
+      EXPECT_TRUE(std::is_sorted(v.singular_values.rbegin(), v.singular_values.rend()));
+      EXPECT_GT(v.singular_values.front(), 0.0);
+    } else {
+      EXPECT_TRUE(v.singular_values.empty());
+    }
+  }
 }
 
 TEST(TrainStep, NonFiniteUpdateIsSkippedAndLeavesStateUnchanged) {
