@@ -26,6 +26,9 @@
 #                           checkout's monitoring/prometheus/targets): RUN/prometheus_targets.json
 #                           is linked there as <run name>.json (ports: `metrics-port` in the config;
 #                           rank with local rank L serves PORT+L)
+#   SIMCSEPP_METRICS_BIND   address the ranks' /metrics bind (default 0.0.0.0, so a Prometheus
+#                           elsewhere can scrape; `metrics-bind` in the config or on the command
+#                           line wins)
 #   SIMCSEPP_MAX_REQUEUES   stop requeueing after this many restarts (default 50)
 #   SIMCSEPP_TASK_GRACE_S   seconds the other ranks get to finish once the first rank exited
 #                           (srun --wait; default 120), so a checkpoint write is never cut short
@@ -80,6 +83,12 @@ clear_targets() {  # while requeued and pending there is nothing to scrape: no E
 }
 
 train_args=(train --config "$config" --run-dir "$run_dir" --resume auto)
+# Prometheus scrapes the nodes from another host: every rank binds all interfaces (the targets
+# file then names each node by its host name) unless the config or the command line sets
+# metrics-bind. The endpoints have no authentication: keep them on the cluster network.
+if ! grep -Eq '^[[:space:]]*metrics-bind[[:space:]]*=' "$config" && [[ " $* " != *" --metrics-bind"* ]]; then
+  train_args+=(--metrics-bind "${SIMCSEPP_METRICS_BIND:-0.0.0.0}")
+fi
 train_args+=("$@")
 
 # --- launch -----------------------------------------------------------------------------------

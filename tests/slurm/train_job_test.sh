@@ -33,6 +33,8 @@ cat "simcsepp-cpu-$id.out" "simcsepp-cpu-$id.err" || true
 final=$(final_step "$run") || slurm_fail "no step count in $run"
 [ "$final" = "$max_steps" ] || slurm_fail "training ended at step $final, want $max_steps"
 check_exported_model "$run/model" "$work/model"
+grep -q -- "--metrics-bind 0.0.0.0" "simcsepp-cpu-$id.out" ||
+  slurm_fail "the launcher did not bind the ranks' /metrics to all interfaces (a remote Prometheus could not scrape)"
 
 echo "PASS: sbatch CPU template trained $max_steps steps on 2 ranks and exported $run/model"
 slurm_cluster_stop
