@@ -35,14 +35,20 @@ constexpr double kPositiveGold = 4.0;  // SimCSE: STS-B pairs scored above 4 are
 // distinct sentences, so it is computed on all of them).
 constexpr int64_t kMaxUniformitySentences = 8192;
 
-// Cosine of each pair; both sides go through one embed() call, since sorting all 2N sentences
-// by length pads least.
-std::vector<double> pair_cosines(SentenceEmbedder& embedder, const data::StsPairSet& pairs) {
+// Both sides of every pair in one embed() call (sorting all 2N sentences by length pads
+// least): rows 0..N-1 are the first sentences, N..2N-1 the second.
+torch::Tensor embed_both_sides(SentenceEmbedder& embedder, const data::StsPairSet& pairs) {
   std::vector<std::string> sentences = pairs.first;
   sentences.insert(sentences.end(), pairs.second.begin(), pairs.second.end());
-  const auto emb = embedder.embed(sentences);
-  const int64_t n = pairs.size();
-  return cosine_scores(emb.narrow(0, 0, n), emb.narrow(0, n, n));
+  return embedder.embed(sentences);
+}
+
+std::vector<double> pair_cosines(const torch::Tensor& both_sides, int64_t n) {
+  return cosine_scores(both_sides.narrow(0, 0, n), both_sides.narrow(0, n, n));
+}
+
+std::vector<double> pair_cosines(SentenceEmbedder& embedder, const data::StsPairSet& pairs) {
+  return pair_cosines(embed_both_sides(embedder, pairs), pairs.size());
 }
 
 }  // namespace
@@ -65,12 +71,10 @@ StsScore evaluate_sts(model::SentenceEncoder& encoder, const data::WordPieceToke
     score.spearman_x100 = std::numeric_limits<double>::quiet_NaN();
     return score;
   }
-  std::vector<std::string> sentences = pairs.first;
-  sentences.insert(sentences.end(), pairs.second.begin(), pairs.second.end());
-  const auto emb = embedder.embed(sentences);
+  const auto emb = embed_both_sides(embedder, pairs);
   const int64_t n = pairs.size();
   score.pairs = n;
-  score.spearman_x100 = 100.0 * spearman(cosine_scores(emb.narrow(0, 0, n), emb.narrow(0, n, n)), pairs.gold);
+  score.spearman_x100 = 100.0 * spearman(pair_cosines(emb, n), pairs.gold);
 
   std::vector<int64_t> positives, distinct;
   for (int64_t i = 0; i < n; ++i) {
@@ -78,7 +82,7 @@ StsScore evaluate_sts(model::SentenceEncoder& encoder, const data::WordPieceToke
   }
   std::unordered_set<std::string_view> seen;
   for (int64_t i = 0; i < 2 * n && static_cast<int64_t>(distinct.size()) < kMaxUniformitySentences; ++i) {
-    if (seen.insert(sentences[i]).second) distinct.push_back(i);
+    if (seen.insert(i < n ? pairs.first[i] : pairs.second[i - n]).second) distinct.push_back(i);
   }
   score.positive_pairs = static_cast<int64_t>(positives.size());
   if (!positives.empty()) {
