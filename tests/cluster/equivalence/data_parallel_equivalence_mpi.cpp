@@ -19,6 +19,7 @@
 #include "model/objective.h"
 #include "model/objective_config.h"
 #include "model/sentence_encoder.h"
+#include "tests/cluster/equivalence/equivalence_fixture.h"
 #include "tests/cluster/mpi/mpi_test_env.h"
 
 namespace simcsepp::cluster::testing {
@@ -29,39 +30,15 @@ constexpr int64_t kSeqLen = 8;
 constexpr int kSteps = 3;
 constexpr double kLr = 0.5;
 
-model::BertConfig tiny_config() {
-  model::BertConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 64;
-  c.max_position_embeddings = 16;
-  c.hidden_dropout_prob = 0.0;
-  c.attention_probs_dropout_prob = 0.0;
-  return c;
-}
-
 model::SentenceEncoder make_encoder() {
   torch::manual_seed(2024);  // identical initial parameters in every encoder, on every rank
-  model::SentenceEncoder encoder(tiny_config());
+  model::SentenceEncoder encoder(equivalence::tiny_bert_without_dropout());
   encoder->train();
   return encoder;
 }
 
-// One column of the global batch at `step`: ids [W*B, L] with per-row lengths, and its mask.
-struct Column {
-  torch::Tensor ids, mask;
-};
-Column global_column(int step, int column, int64_t rows) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(1000 * step + column + 7));
-  auto ids = torch::randint(5, 64, {rows, kSeqLen}, gen, torch::kLong);
-  auto lengths = torch::randint(3, kSeqLen + 1, {rows, 1}, gen, torch::kLong);
-  auto mask = (torch::arange(kSeqLen, torch::kLong).unsqueeze(0) < lengths).to(torch::kLong);
-  ids.masked_fill_(mask == 0, 0);
-  ids.select(1, 0).fill_(2);  // [CLS]
-  return {ids, mask};
-}
+using equivalence::random_global_column;
+using Column = equivalence::GlobalColumn;
 
 // The views objective_loss needs, from the encoder calls of method.md 1-4.
 model::ObjectiveViews encode(model::SentenceEncoder& enc, const model::ObjectiveConfig& cfg,
@@ -119,7 +96,7 @@ TEST_P(Equivalence, WRanksOfBatchBEqualOneProcessOfBatchWB) {
   for (int step = 0; step < kSteps; ++step) {
     std::vector<Column> global, local;
     for (int c = 0; c < columns; ++c) {
-      global.push_back(global_column(step, c, w * kLocalBatch));
+      global.push_back(random_global_column(step, c, w * kLocalBatch, kSeqLen));
       local.push_back({global.back().ids.narrow(0, me * kLocalBatch, kLocalBatch),
                        global.back().mask.narrow(0, me * kLocalBatch, kLocalBatch)});
     }

@@ -18,6 +18,7 @@
 #include "cluster/single_process_communicator.h"
 #include "model/objective_config.h"
 #include "model/sentence_encoder.h"
+#include "tests/cluster/equivalence/equivalence_fixture.h"
 #include "tests/cluster/mpi/mpi_test_env.h"
 #include "trainer/train_step.h"
 
@@ -30,36 +31,18 @@ constexpr int64_t kLocalBatch = 4;
 constexpr int64_t kSeqLen = 8;
 constexpr int kSteps = 4;
 
-model::BertConfig tiny_config() {
-  model::BertConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 64;
-  c.max_position_embeddings = 16;
-  c.hidden_dropout_prob = 0.0;  // deterministic calls: the comparison is of the algebra
-  c.attention_probs_dropout_prob = 0.0;
-  return c;
-}
-
 model::SentenceEncoder make_encoder() {
   torch::manual_seed(2024);  // identical initial parameters everywhere
-  model::SentenceEncoder encoder(tiny_config());
+  model::SentenceEncoder encoder(equivalence::tiny_bert_without_dropout());
   encoder->to(torch::kDouble);
   return encoder;
 }
 
 // Rows [first, first + rows) of column `column` of the global batch of `step`.
 data::TokenBatch batch_rows(int step, int column, int64_t global_rows, int64_t first, int64_t rows) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(1000 * step + column + 11));
-  auto ids = torch::randint(5, 64, {global_rows, kSeqLen}, gen, torch::kLong);
-  auto lengths = torch::randint(3, kSeqLen + 1, {global_rows, 1}, gen, torch::kLong);
-  auto mask = (torch::arange(kSeqLen, torch::kLong).unsqueeze(0) < lengths).to(torch::kLong);
-  ids.masked_fill_(mask == 0, 0);
-  ids.select(1, 0).fill_(2);  // [CLS]
-  ids = ids.narrow(0, first, rows).contiguous();
-  mask = mask.narrow(0, first, rows).contiguous();
+  const auto global = equivalence::random_global_column(step, column, global_rows, kSeqLen);
+  const auto ids = global.ids.narrow(0, first, rows).contiguous();
+  const auto mask = global.mask.narrow(0, first, rows).contiguous();
   data::TokenBatch b;
   b.rows = rows;
   b.max_len = kSeqLen;
