@@ -551,8 +551,7 @@ int run_training(const TrainOptions& o) {
     std::vector<std::vector<data::TokenBatch>> micro;
     Pending next;
     next.queue_depth = reader.queue_depth();
-    const auto wait_start = std::chrono::steady_clock::now();
-    next.begin = wait_start;
+    next.begin = std::chrono::steady_clock::now();
     for (int64_t a = 0; a < o.grad_accum; ++a) {
       auto batch = reader.next();
       next.rows.insert(next.rows.end(), batch.global_rows.begin(), batch.global_rows.end());
@@ -562,7 +561,7 @@ int run_training(const TrainOptions& o) {
       }
       micro.push_back(std::move(batch.columns));
     }
-    next.data_wait_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+    next.data_wait_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - next.begin).count();
     if (preemption_requested()) step.request_stop();
     next.out = step.step(micro);
     divergence.after_update(next.out.update);
