@@ -32,12 +32,12 @@ bool cuda_usable() {
 // Local rank r uses GPU r modulo the visible GPUs (Slurm's --gpus-per-task leaves one visible).
 c10::Device pick_device(const std::string& device, const Topology& t) {
   if (device != "auto" && device != "cpu" && device != "cuda") {
-    throw Error("unknown device '" + device + "'", "option --device", "use auto, cpu or cuda");
+    throw Error("unknown device '" + device + "'", "--device", "use auto, cpu or cuda");
   }
   bool cuda = device == "cuda" || (device == "auto" && cuda_usable());
   if (!cuda) return c10::Device(c10::kCPU);
   if (!cuda_usable()) {
-    throw Error("--device cuda but no CUDA device is usable here", "option --device",
+    throw Error("--device cuda but no CUDA device is usable here", "--device",
                 "use --device cpu, or check CUDA_VISIBLE_DEVICES and the driver (nvidia-smi)");
   }
   int count = static_cast<int>(torch::cuda::device_count());
@@ -57,19 +57,19 @@ std::string pick_backend(const std::string& backend, const Topology& t, const c1
     return device.is_cuda() ? "nccl" : "mpi";
   }
   if (backend == "single" && t.world_size > 1) {
-    throw Error("--backend single in a job of " + std::to_string(t.world_size) + " ranks", "option --backend",
+    throw Error("--comm single in a job of " + std::to_string(t.world_size) + " ranks", "--comm",
                 "use auto (or mpi/nccl) when launching with mpirun/srun");
   }
   if (backend == "nccl" && !device.is_cuda()) {
-    throw Error("--backend nccl needs CUDA tensors but the device is " + device.str(), "option --backend",
-                "use --device cuda (or auto on a GPU node), or --backend mpi on CPU");
+    throw Error("--comm nccl needs CUDA tensors but the device is " + device.str(), "--comm",
+                "use --device cuda (or auto on a GPU node), or --comm mpi on CPU");
   }
   if (backend == "mpi" && device.is_cuda()) {
-    throw Error("--backend mpi works on CPU tensors but the device is " + device.str(), "option --backend",
-                "use --backend nccl on GPUs, or --device cpu");
+    throw Error("--comm mpi works on CPU tensors but the device is " + device.str(), "--comm",
+                "use --comm nccl on GPUs, or --device cpu");
   }
   if (backend != "single" && backend != "nccl" && backend != "mpi") {
-    throw Error("unknown backend '" + backend + "'", "option --backend", "use auto, mpi, nccl or single");
+    throw Error("unknown communicator '" + backend + "'", "--comm", "use auto, mpi, nccl or single");
   }
   return backend;
 }
@@ -78,7 +78,7 @@ std::string pick_backend(const std::string& backend, const Topology& t, const c1
 
 ClusterContext bootstrap_cluster(const std::string& backend, const std::string& device) {
   if (backend != "auto" && backend != "single" && backend != "nccl" && backend != "mpi") {
-    throw Error("unknown backend '" + backend + "'", "option --backend", "use auto, mpi, nccl or single");
+    throw Error("unknown communicator '" + backend + "'", "--comm", "use auto, mpi, nccl or single");
   }
   const bool use_mpi = launched_by_mpi_launcher() || backend == "mpi" || backend == "nccl";
   ClusterContext ctx;
@@ -100,8 +100,8 @@ ClusterContext bootstrap_cluster(const std::string& backend, const std::string& 
 #if SIMCSEPP_HAVE_NCCL
     ctx.comm = std::make_unique<NcclCommunicator>(MPI_COMM_WORLD, ctx.device.index(), timeout_s);
 #else
-    throw Error("this simcsepp was built without NCCL", "option --backend",
-                "rebuild on a machine with the CUDA toolkit and NCCL, or use --backend mpi --device cpu");
+    throw Error("this simcsepp was built without NCCL", "--comm",
+                "rebuild on a machine with the CUDA toolkit and NCCL, or use --comm mpi --device cpu");
 #endif
   }
   LOG_INFO("cluster: " << describe(ctx.topology) << ", backend " << ctx.comm->backend() << ", device "

@@ -26,7 +26,7 @@ void fisher_yates(std::vector<T>& v, SplitMix64& g) {
 GlobalSampler::GlobalSampler(SamplerConfig config) : config_(std::move(config)) {
   if (config_.world_size < 1 || config_.local_batch < 1 || config_.window_shards < 1) {
     throw Error("world size, local batch and window size must be positive", "reader options",
-                "check --batch-size and --window-shards");
+                "check --batch-size and the number of ranks");
   }
   for (int64_t r : config_.shard_rows) total_rows_ += r;
   if (total_rows_ == 0) throw Error("corpus has no rows", "reader", "re-run `simcsepp prep`");
@@ -35,7 +35,7 @@ GlobalSampler::GlobalSampler(SamplerConfig config) : config_(std::move(config)) 
   if (steps_per_epoch_ == 0) {
     throw Error(
         "corpus of " + std::to_string(total_rows_) + " rows is smaller than one global batch of " + std::to_string(g),
-        "reader", "use a smaller batch, fewer ranks, or --no-drop-tail");
+        "reader", "use a smaller --batch-size, fewer ranks, or a larger corpus");
   }
 }
 

@@ -192,10 +192,15 @@ PrepResult run_prep(const PrepOptions& o) {
       std::string fp;
       try {
         fp = read_shard_attributes(e.path().string()).fingerprint;
-      } catch (const Error&) {
+      } catch (const Error& unreadable) {
+        // Not "another prep": prep writes shards to .tmp and renames, so a damaged shard was cut
+        // short or changed after it was written (copy, disk). Say so; never delete it silently.
+        throw Error("shard is unreadable (truncated or corrupt): " + unreadable.message(), e.path().string(),
+                    "delete this file and re-run the same prep command (it rewrites the missing shard), "
+                    "or use --overwrite to replace the whole directory");
       }
       if (fp != m.fingerprint) {
-        throw Error("output directory holds shards of another prep", e.path().string(),
+        throw Error("output directory holds shards of another prep (other inputs or settings)", e.path().string(),
                     "use a new --output directory, or --overwrite to replace them");
       }
     }
@@ -216,10 +221,15 @@ PrepResult run_prep(const PrepOptions& o) {
                       m.fingerprint,       m.total_rows,   shard.rows()};
     bool reuse = false;
     if (fs::exists(path)) {
+      // Reused only when it reads back whole (attributes and every dataset): a shard whose data
+      // was cut short after its header must be written again, not hashed into the manifest.
       try {
-        const ShardAttributes old = read_shard_attributes(path);
-        reuse = old.fingerprint == a.fingerprint && old.first_row == a.first_row && old.rows == a.rows;
-      } catch (const Error&) {
+        ShardAttributes old;
+        const ShardData data = read_shard(path, &old);
+        reuse = old.fingerprint == a.fingerprint && old.first_row == a.first_row && old.rows == a.rows &&
+                data.rows() == a.rows;
+      } catch (const Error& e) {
+        LOG_WARN("prep: rewriting " << path << ": " << e.what());
       }
     }
     if (reuse) {

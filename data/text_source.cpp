@@ -3,16 +3,41 @@
 
 #include <zlib.h>
 
+#include <filesystem>
 #include <fstream>
+#include <initializer_list>
 
 #include "cluster/base/error.h"
 
 namespace simcsepp::data {
 
+namespace fs = std::filesystem;
+
 namespace {
 
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// What the first bytes say a file is, for the formats people hand to prep by mistake.
+std::string foreign_format(const std::string& path) {
+  unsigned char m[8] = {0};
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(m), sizeof(m));
+  const auto n = in.gcount();
+  auto is = [&](std::initializer_list<unsigned char> magic) {
+    if (n < static_cast<std::streamsize>(magic.size())) return false;
+    size_t i = 0;
+    for (unsigned char b : magic)
+      if (m[i++] != b) return false;
+    return true;
+  };
+  if (is({0xFD, '7', 'z', 'X', 'Z', 0x00})) return "xz";
+  if (is({'B', 'Z', 'h'}) && m[3] >= '1' && m[3] <= '9' && m[4] == 0x31 && m[5] == 0x41) return "bzip2";
+  if (is({0x28, 0xB5, 0x2F, 0xFD})) return "zstd";
+  if (is({'P', 'K', 0x03, 0x04})) return "zip";
+  if (is({0x89, 'H', 'D', 'F', '\r', '\n', 0x1A, '\n'})) return "HDF5";
+  return "";
 }
 
 }  // namespace
@@ -22,6 +47,24 @@ InputFormat input_format_of(const std::string& path) {
 }
 
 LineReader::LineReader(const std::string& path) : path_(path) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (!fs::exists(status)) throw Error("input file does not exist", path, "check the path given to --input");
+  if (fs::is_directory(status)) {
+    throw Error("input is a directory, not a file", path,
+                "pass the files inside it, e.g. --input " + (fs::path(path) / "*.txt").string());
+  }
+  if (const std::string other = foreign_format(path); !other.empty()) {
+    throw Error("input is a " + other + " file, not text, gzip'd text or CSV", path,
+                other == "HDF5" ? "this looks like a prepared shard; pass the original text to prep"
+                                : "decompress it (or recompress it with gzip) first");
+  }
+  {
+    unsigned char magic[2] = {0, 0};
+    std::ifstream in(path, std::ios::binary);
+    in.read(reinterpret_cast<char*>(magic), 2);
+    gzip_ = in.gcount() == 2 && magic[0] == 0x1F && magic[1] == 0x8B;
+  }
   gz_ = gzopen(path.c_str(), "rb");
   if (!gz_) throw Error("cannot open input file", path, "check the path and permissions");
   gzbuffer(static_cast<gzFile>(gz_), 1 << 20);
@@ -38,14 +81,24 @@ bool LineReader::fill() {
   const size_t old = buffer_.size();
   buffer_.resize(old + (1 << 20));
   const int n = gzread(static_cast<gzFile>(gz_), buffer_.data() + old, 1 << 20);
-  if (n < 0) {
-    int errnum = 0;
-    const char* msg = gzerror(static_cast<gzFile>(gz_), &errnum);
-    throw Error(std::string("read error: ") + msg, path_ + ":" + std::to_string(line_number_ + 1),
-                "is the gzip file truncated or corrupt?");
+  int errnum = Z_OK;
+  const char* msg = gzerror(static_cast<gzFile>(gz_), &errnum);
+  const std::string where = line_number_ == 0 ? path_ : path_ + ": after line " + std::to_string(line_number_);
+  if (n < 0 || (errnum != Z_OK && errnum != Z_BUF_ERROR)) {
+    throw Error(std::string(gzip_ ? "corrupt gzip data: " : "read error: ") + msg, where,
+                gzip_ ? "the compressed stream is damaged; `gzip -t FILE` checks it, fetch or compress it again"
+                      : "check the file system and permissions");
   }
   buffer_.resize(old + static_cast<size_t>(n));
-  if (n == 0) eof_ = true;
+  if (n == 0) {
+    // gzread reports a stream cut short (no end-of-stream marker / CRC) only through gzerror,
+    // as Z_BUF_ERROR "unexpected end of file", and returns 0 like a clean end.
+    if (errnum == Z_BUF_ERROR) {
+      throw Error("gzip stream is truncated (it ends before its end-of-stream marker)", where,
+                  "the file was cut short (interrupted download or copy?); `gzip -t FILE` checks it, fetch it again");
+    }
+    eof_ = true;
+  }
   return n > 0;
 }
 
@@ -66,6 +119,10 @@ bool LineReader::next(std::string& line, int64_t* line_number) {
   }
   if (!line.empty() && line.back() == '\r') line.pop_back();
   ++line_number_;
+  if (line.find('\0') != std::string::npos) {
+    throw Error("binary data (a NUL byte) in the input", path_ + ":" + std::to_string(line_number_),
+                "expected UTF-8 text (one sentence per line), gzip'd text or CSV; is this the right file?");
+  }
   if (line_number) *line_number = line_number_;
   return true;
 }

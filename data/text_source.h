@@ -20,10 +20,14 @@ enum class InputFormat { kText, kCsv };
 // from the file's magic bytes, not the name.
 InputFormat input_format_of(const std::string& path);
 
-// Lines of a plain or gzip'd file, split on '\n' (a trailing '\r' is removed).
+// Lines of a plain or gzip'd file, split on '\n' (a trailing '\r' is removed). The input is
+// checked for being what it claims: a file (not a directory), not another compressed or binary
+// format (xz, bzip2, zstd, zip, HDF5 by magic bytes), no NUL bytes (binary data), and a gzip
+// stream must be complete - a truncated or corrupt stream is an Error naming the file and the
+// last good line, never a silent short read.
 class LineReader {
  public:
-  // Throws simcsepp::Error naming the path when it cannot be opened.
+  // Throws simcsepp::Error naming the path when it is missing, a directory, or not text.
   explicit LineReader(const std::string& path);
   ~LineReader();
   LineReader(const LineReader&) = delete;
@@ -36,6 +40,7 @@ class LineReader {
   bool fill();
   std::string path_;
   void* gz_ = nullptr;  // gzFile (zlib reads plain files transparently)
+  bool gzip_ = false;   // starts with the gzip magic bytes
   std::string buffer_;
   size_t pos_ = 0;
   bool eof_ = false;

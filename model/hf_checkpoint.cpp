@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unistd.h>
 
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
@@ -65,6 +66,20 @@ std::string parameter_name_for(const std::string& key, bool mlp_in_pooler) {
   return "";
 }
 
+// Removes a directory tree. Not fs::remove_all: the copy libtorch.so exports crashes on
+// non-empty directories when it is the one the dynamic linker binds (torch 2.11 + GCC 12).
+void remove_tree(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(dir, ec))) {
+    if (fs::exists(fs::symlink_status(dir, ec))) ::unlink(dir.c_str());
+    return;
+  }
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(dir, ec)) entries.push_back(e.path());
+  for (const auto& e : entries) remove_tree(e);
+  ::rmdir(dir.c_str());
+}
+
 std::string joined(const std::vector<std::string>& names, size_t limit = 8) {
   std::string s;
   for (size_t i = 0; i < names.size() && i < limit; ++i) s += (i ? ", " : "") + names[i];
@@ -110,6 +125,10 @@ SentenceEncoder load_hf_model(const std::string& model_dir, LoadReport* report) 
     auto* param = name.empty() ? nullptr : params.find(name);
     if (!param) {
       r.unexpected.push_back(key);
+      const std::string bert_model_key = starts_with(key, "bert.") ? key.substr(5) : key;
+      if (!bert_model_key.ends_with("position_ids") && !bert_model_key.ends_with("token_type_ids")) {
+        r.carried.emplace(bert_model_key, tensor);
+      }
       continue;
     }
     const std::string where = r.weights_file + ": tensor '" + key + "'";
@@ -138,7 +157,8 @@ SentenceEncoder load_hf_model(const std::string& model_dir, LoadReport* report) 
     throw Error("encoder weights missing: " + joined(missing_encoder), r.weights_file,
                 "the file is not a complete BERT checkpoint for this config.json");
   }
-  if (!r.missing.empty()) encoder->reset_mlp(kDefaultMlpSeed);  // SimCSE starts the MLP fresh
+  r.mlp_initialised = !r.missing.empty();
+  if (r.mlp_initialised) encoder->reset_mlp(kDefaultMlpSeed);  // SimCSE starts the MLP fresh
   if (!r.unexpected.empty()) LOG_INFO("checkpoint tensors not used: " << joined(r.unexpected));
   if (!r.missing.empty()) LOG_INFO("initialised (seed " << kDefaultMlpSeed << "): " << joined(r.missing));
   return encoder;
@@ -151,17 +171,38 @@ void save_sentence_encoder_weights(SentenceEncoder& encoder, const std::string& 
   write_safetensors(path, tensors);
 }
 
+bool is_replaceable_export_dir(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return true;
+  if (!fs::is_directory(dir, ec)) return false;
+  if (fs::directory_iterator(dir, ec) == fs::directory_iterator()) return true;
+  const fs::path config = fs::path(dir) / "config.json";
+  if (!fs::is_regular_file(config, ec)) return false;
+  std::ifstream in(config);
+  const auto json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return json.is_object() && json.contains("simcsepp_pooler");
+}
+
 void export_hf_model(SentenceEncoder& encoder, const std::string& vocab_path, Pooler eval_pooler,
-                     const std::string& out_dir) {
+                     const std::string& out_dir, const LoadReport* source, bool mlp_trained) {
   if (eval_pooler == Pooler::kAvgFirstLast) {
     throw Error("pooler avg_first_last cannot be expressed as a sentence-transformers pipeline", "--pooler",
                 "export with --pooler cls_before_pooler, avg or cls");
   }
+  fs::path final_out = fs::absolute(fs::path(out_dir)).lexically_normal();
+  if (final_out.filename().empty()) final_out = final_out.parent_path();  // "out/"
+  if (!is_replaceable_export_dir(final_out.string())) {
+    throw Error("output directory holds files that are not an earlier simcsepp export", out_dir,
+                "export into a new or empty directory; nothing in this one was changed");
+  }
   const BertConfig& config = encoder->config();
-  const fs::path out(out_dir);
+  // Everything goes to a sibling first and is swapped in at the end: a failed export leaves the
+  // previous one (or nothing) in place, never a mix.
+  const fs::path out = final_out.parent_path() / ("." + final_out.filename().string() + ".export-tmp");
   std::error_code ec;
+  remove_tree(out);
   fs::create_directories(out / "1_Pooling", ec);
-  if (ec) throw Error("cannot create directory: " + ec.message(), out_dir, "check the output path");
+  if (ec) throw Error("cannot create directory: " + ec.message(), out.string(), "check the output path");
 
   // Vocabulary first: its size must fit the embedding matrix, or token ids would index past it.
   std::ifstream vocab(vocab_path);
@@ -185,20 +226,34 @@ void export_hf_model(SentenceEncoder& encoder, const std::string& vocab_path, Po
     lower_case = read_json_file(source_tok).value("do_lower_case", true);
   }
 
-  // Weights: BertModel layout (no prefix), the MLP as HF's pooler.
+  // Weights: BertModel layout (no prefix), the MLP as HF's pooler - unless the MLP is an
+  // untrained initialisation and the source has a pooler of its own, which then stays.
+  const bool keep_source_pooler = source && source->mlp_initialised && !mlp_trained &&
+                                  source->carried.count("pooler.dense.weight") &&
+                                  source->carried.count("pooler.dense.bias");
   std::vector<std::pair<std::string, at::Tensor>> tensors;
+  std::set<std::string> written;
   for (const auto& item : encoder->named_parameters(true)) {
     const std::string& name = item.key();
     const std::string key = starts_with(name, "bert.")        ? name.substr(5)
                             : starts_with(name, "mlp.dense.") ? "pooler.dense." + name.substr(10)
                                                               : "";
     SIMCSEPP_CHECK(!key.empty(), "unexpected parameter " + name);
+    if (keep_source_pooler && starts_with(key, "pooler.")) continue;
     tensors.emplace_back(key, item.value().to(torch::kFloat32));
+    written.insert(key);
+  }
+  if (source) {
+    for (const auto& [key, tensor] : source->carried) {
+      if (written.count(key)) continue;
+      if (starts_with(key, "pooler.") && !keep_source_pooler) continue;  // replaced by the trained head
+      tensors.emplace_back(key, tensor);  // unchanged: values and dtype
+    }
   }
   write_safetensors((out / "model.safetensors").string(), tensors);
 
   nlohmann::json config_json = config.to_json();
-  config_json[kMlpInPoolerKey] = true;
+  config_json[kMlpInPoolerKey] = !keep_source_pooler;
   config_json["simcsepp_pooler"] = pooler_name(eval_pooler);
   write_json_file(out / "config.json", config_json);
 
@@ -244,11 +299,6 @@ void export_hf_model(SentenceEncoder& encoder, const std::string& vocab_path, Po
     write_safetensors((out / "2_Dense" / "model.safetensors").string(),
                       {{"linear.weight", encoder->mlp->dense->weight.to(torch::kFloat32)},
                        {"linear.bias", encoder->mlp->dense->bias.to(torch::kFloat32)}});
-  } else {
-    // A stale head from an earlier export would change the pipeline. (Not fs::remove_all: the
-    // copy libtorch.so exports crashes when it is the one the dynamic linker binds.)
-    for (const char* f : {"config.json", "model.safetensors"}) fs::remove(out / "2_Dense" / f, ec);
-    fs::remove(out / "2_Dense", ec);
   }
   write_json_file(out / "modules.json", modules);
   write_json_file(out / "sentence_bert_config.json",
@@ -256,6 +306,16 @@ void export_hf_model(SentenceEncoder& encoder, const std::string& vocab_path, Po
   write_json_file(
       out / "config_sentence_transformers.json",
       {{"prompts", nlohmann::json::object()}, {"default_prompt_name", nullptr}, {"similarity_fn_name", "cosine"}});
+  // Swap in: the old export (if any) moves aside, the new one takes its name, the old goes.
+  const fs::path old = final_out.parent_path() / ("." + final_out.filename().string() + ".export-old");
+  remove_tree(old);
+  if (fs::exists(final_out)) {
+    fs::rename(final_out, old, ec);
+    if (ec) throw Error("cannot replace the earlier export: " + ec.message(), out_dir, "check permissions");
+  }
+  fs::rename(out, final_out, ec);
+  if (ec) throw Error("cannot move the export into place: " + ec.message(), out_dir, "check permissions");
+  remove_tree(old);
   LOG_INFO("exported " << pooler_name(eval_pooler) << " sentence encoder to " << out_dir);
 }
 

@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <bit>
 #include <cstdio>
 #include <cstring>
@@ -16,14 +17,25 @@ namespace simcsepp::trainer {
 
 namespace {
 
+// Rows go to "<path>.partial" and the file takes its name only when finished: a failed or
+// interrupted run leaves an older output untouched and never a half-written one under the name.
+std::string partial_path(const std::string& path) { return path + ".partial"; }
+
+void publish(const std::string& partial, const std::string& path) {
+  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+    throw Error(std::string("cannot move the finished file into place: ") + std::strerror(errno), path,
+                "check that the output's directory is writable");
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // NumPy .npy
 
 class NpyWriter final : public EmbeddingWriter {
  public:
-  NpyWriter(const std::string& path, int64_t hidden) : path_(path), hidden_(hidden) {
-    out_.open(path, std::ios::binary | std::ios::trunc);
-    if (!out_) throw Error("cannot create the output file", path, "check the folder exists and is writable");
+  NpyWriter(const std::string& path, int64_t hidden) : path_(path), partial_(partial_path(path)), hidden_(hidden) {
+    out_.open(partial_, std::ios::binary | std::ios::trunc);
+    if (!out_) throw Error("cannot create the output file", partial_, "check the folder exists and is writable");
     write_header();
   }
   void append(const float* data, int64_t rows) override {
@@ -36,7 +48,14 @@ class NpyWriter final : public EmbeddingWriter {
     out_.seekp(0);
     write_header();
     out_.close();
-    if (!out_) throw Error("write failed while closing", path_, "is the disk full?");
+    if (!out_) throw Error("write failed while closing", partial_, "is the disk full?");
+    publish(partial_, path_);
+  }
+  ~NpyWriter() override {
+    if (out_.is_open()) {
+      out_.close();
+      std::remove(partial_.c_str());
+    }
   }
   int64_t rows_written() const override { return rows_; }
 
@@ -58,7 +77,7 @@ class NpyWriter final : public EmbeddingWriter {
     if (!out_) throw Error("write failed", path_, "is the disk full?");
   }
 
-  std::string path_;
+  std::string path_, partial_;
   int64_t hidden_;
   int64_t rows_ = 0;
   std::ofstream out_;
@@ -69,9 +88,9 @@ class NpyWriter final : public EmbeddingWriter {
 
 class Hdf5Writer final : public EmbeddingWriter {
  public:
-  Hdf5Writer(const std::string& path, int64_t hidden) : path_(path), hidden_(hidden) {
-    file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (file_ < 0) throw Error("cannot create the HDF5 file", path, "check the folder exists and is writable");
+  Hdf5Writer(const std::string& path, int64_t hidden) : path_(path), partial_(partial_path(path)), hidden_(hidden) {
+    file_ = H5Fcreate(partial_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file_ < 0) throw Error("cannot create the HDF5 file", partial_, "check the folder exists and is writable");
     const hsize_t dims[2] = {0, static_cast<hsize_t>(hidden)};
     const hsize_t max_dims[2] = {H5S_UNLIMITED, static_cast<hsize_t>(hidden)};
     const hid_t space = H5Screate_simple(2, dims, max_dims);
@@ -85,7 +104,12 @@ class Hdf5Writer final : public EmbeddingWriter {
     H5Sclose(space);
     if (dataset_ < 0) throw Error("cannot create dataset 'embeddings'", path, "is the file writable?");
   }
-  ~Hdf5Writer() override { close(); }
+  ~Hdf5Writer() override {
+    if (file_ >= 0) {
+      close();
+      std::remove(partial_.c_str());  // not finished: the partial file goes, an older output stays
+    }
+  }
   void append(const float* data, int64_t rows) override {
     if (rows == 0) return;
     const hsize_t new_dims[2] = {static_cast<hsize_t>(rows_ + rows), static_cast<hsize_t>(hidden_)};
@@ -115,6 +139,7 @@ class Hdf5Writer final : public EmbeddingWriter {
   void finish() override {
     check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "flush");
     close();
+    publish(partial_, path_);
   }
   int64_t rows_written() const override { return rows_; }
 
@@ -128,7 +153,7 @@ class Hdf5Writer final : public EmbeddingWriter {
     dataset_ = file_ = -1;
   }
 
-  std::string path_;
+  std::string path_, partial_;
   int64_t hidden_;
   int64_t rows_ = 0;
   hid_t file_ = -1;

@@ -5,8 +5,9 @@
 //       spare and rewritten with the final row count by finish().
 // .h5:  dataset "embeddings" float32 [N, H], chunked and extendible (N grows on each append),
 //       with string attributes from set_attribute() (model, pooler, normalized).
-// A file that is not finished is left with the rows written so far (npy header: row count of the
-// last finish, i.e. 0) - callers finish() on success only.
+// Rows are written to "<path>.partial", renamed to `path` by finish(): a writer destroyed
+// unfinished removes its partial file, so an older output under `path` is never lost and never
+// replaced by a half-written one - callers finish() on success only.
 #pragma once
 
 #include <cstdint>

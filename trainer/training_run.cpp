@@ -2,6 +2,7 @@
 #include "trainer/training_run.h"
 
 #include <torch/torch.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,8 +80,20 @@ void TrainOptions::validate() const {
        "e.g. 989 for an H100 SXM in bf16; 0 = look the GPU up by name");
   need(metrics_port >= 0 && metrics_port < 65536, "metrics port out of range", "--metrics-port",
        "use a free port base, e.g. 9400 (rank L serves base + L)");
-  need(resume == "none" || resume == "auto" || fs::is_regular_file(resume),
-       "resume checkpoint '" + resume + "' does not exist", "--resume", "use none, auto or a checkpoint file");
+  {
+    unsigned char addr[sizeof(in6_addr)];
+    need(inet_pton(AF_INET, metrics_bind.c_str(), addr) == 1 || inet_pton(AF_INET6, metrics_bind.c_str(), addr) == 1,
+         "'" + metrics_bind + "' is not an IP address", "--metrics-bind",
+         "use 127.0.0.1 (this host only), 0.0.0.0 (all interfaces) or an address of one of this host's interfaces");
+  }
+  if (resume != "none" && resume != "auto" && !fs::is_regular_file(resume)) {
+    if (fs::is_directory(resume)) {
+      throw Error("'" + resume + "' is a directory; --resume takes a checkpoint file, auto or none", "--resume",
+                  "pass one of the files in " + (fs::path(resume) / "checkpoints").string() +
+                      ", or --resume auto with --run-dir set to that run to pick its newest valid checkpoint");
+    }
+    throw Error("resume checkpoint '" + resume + "' does not exist", "--resume", "use none, auto or a checkpoint file");
+  }
   auto objective_cfg = model::parse_objective(objective);
   objective_cfg.temperature = temperature;
   objective_cfg.pos_ratio = pos_ratio;
@@ -141,8 +154,10 @@ struct Inputs {
 Inputs check_inputs(const TrainOptions& o, const model::ObjectiveConfig& objective) {
   Inputs in;
   const fs::path model(o.model_dir);
-  if (!fs::is_directory(model))
-    throw Error("model directory does not exist", o.model_dir, "pass a HF BERT directory to --model");
+  if (!fs::is_directory(model)) {
+    throw Error(fs::exists(model) ? "--model is a file, not a model directory" : "model directory does not exist",
+                o.model_dir, "pass a Hugging Face BERT directory (config.json, weights, vocab.txt) to --model");
+  }
   in.vocab_path = (model / "vocab.txt").string();
   if (!fs::is_regular_file(in.vocab_path)) {
     throw Error("model directory has no vocab.txt", in.vocab_path,
@@ -181,7 +196,8 @@ Inputs check_inputs(const TrainOptions& o, const model::ObjectiveConfig& objecti
                 o.corpus_dir + "/manifest.json", "prepare NLI triplets or use --objective simcse++");
   }
   if (!fs::is_regular_file(o.sts_dev)) {
-    throw Error("STS-B dev file not found", o.sts_dev, "pass --sts-dev PATH/STSBenchmark/sts-dev.csv");
+    throw Error(fs::is_directory(o.sts_dev) ? "STS-B dev file is a directory" : "STS-B dev file not found", o.sts_dev,
+                "pass --sts-dev PATH/STSBenchmark/sts-dev.csv");
   }
   return in;
 }
@@ -306,9 +322,23 @@ int run_training(const TrainOptions& o) {
   const int rank = comm.rank();
   const torch::Device device = cluster.device;
   install_preemption_handlers();
+  // The other sentences of the global batch are the negatives: with one there are none, the
+  // loss is a constant and every gradient is 0 - a run that "trains" and learns nothing.
+  if (o.batch_size * comm.world_size() < 2) {
+    throw Error("a global batch of " + std::to_string(o.batch_size * comm.world_size()) +
+                    " sentence has no in-batch negatives: the contrastive loss is constant and nothing would train",
+                "--batch-size", "use --batch-size 2 or more (the paper uses 64 per GPU), or more ranks");
+  }
+  if (inputs.manifest.total_rows < o.batch_size * comm.world_size()) {
+    throw Error("the corpus has " + std::to_string(inputs.manifest.total_rows) + " rows, fewer than one global batch of " +
+                    std::to_string(o.batch_size * comm.world_size()) + " (" + std::to_string(o.batch_size) +
+                    " per rank x " + std::to_string(comm.world_size()) + " ranks)",
+                o.corpus_dir, "use a smaller --batch-size, fewer ranks or a larger corpus");
+  }
 
   // load_hf_model logs what it initialised (the MLP head) and refuses missing encoder weights.
-  auto encoder = model::load_hf_model(o.model_dir);
+  model::LoadReport model_source;  // what the export carries unchanged (pretrained pooler, heads)
+  auto encoder = model::load_hf_model(o.model_dir, &model_source);
   encoder->to(device);
   const auto tokenizer = data::WordPieceTokenizer::from_vocab_file(inputs.vocab_path, inputs.manifest.lowercase);
   const auto dev_pairs = data::read_stsbenchmark(o.sts_dev);
@@ -616,7 +646,8 @@ int run_training(const TrainOptions& o) {
   if (rank == 0 && o.export_model && progress.best_step >= 0) {
     auto best = model::load_hf_model((fs::path(o.run_dir) / "best").string());
     const auto out_dir = (fs::path(o.run_dir) / "model").string();
-    model::export_hf_model(best, inputs.vocab_path, eval_pooler, out_dir);
+    model::export_hf_model(best, inputs.vocab_path, eval_pooler, out_dir, &model_source,
+                           /*mlp_trained=*/sc.pooler == model::Pooler::kCls);
     summary["exported_model"] = out_dir;
   }
   comm.barrier();

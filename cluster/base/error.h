@@ -17,8 +17,11 @@ class Error : public std::runtime_error {
 
   const std::string& where() const { return where_; }
   const std::string& hint() const { return hint_; }
+  // What went wrong, without `where` and the hint (to wrap in another Error).
+  const std::string& message() const { return message_; }
 
  private:
+  std::string message_;
   std::string where_;
   std::string hint_;
 };

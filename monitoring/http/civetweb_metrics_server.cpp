@@ -2,10 +2,15 @@
 //
 // One request handler on "/" sees every request and dispatches by exact path, so nothing else
 // civetweb could serve (files, directory listings, CGI) is reachable: no document_root is set.
+#include <arpa/inet.h>
 #include <civetweb.h>
 #include <dlfcn.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 
@@ -100,6 +105,47 @@ struct MetricsServer::Impl {
   }
 };
 
+namespace {
+
+// Why a listening socket on (address, port) cannot be had, as a hint: the errno of a plain
+// bind(2) tells a taken port from an address this host does not have (civetweb's text does not).
+std::string bind_failure_hint(const std::string& address, int port) {
+  sockaddr_storage sa{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&sa);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&sa);
+  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in6);
+  } else {
+    return "'" + address + "' is not an IP address: use 127.0.0.1 (this host only), 0.0.0.0 (all interfaces) or "
+           "an address of one of this host's interfaces (--metrics-bind)";
+  }
+  const int fd = ::socket(sa.ss_family, SOCK_STREAM, 0);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  const int rc = fd < 0 ? -1 : ::bind(fd, reinterpret_cast<sockaddr*>(&sa), len);
+  const int err = errno;
+  if (fd >= 0) ::close(fd);
+  if (rc == 0 || err == EADDRINUSE) {
+    return "port " + std::to_string(port) + " is taken by another process or rank: choose another base port "
+           "(--metrics-port; rank L serves base + L), or --metrics false";
+  }
+  if (err == EADDRNOTAVAIL) {
+    return address + " is not an address of this host: use 127.0.0.1, 0.0.0.0 or one of this host's interface "
+           "addresses (`ip -br addr`) for --metrics-bind";
+  }
+  if (err == EACCES) return "ports below 1024 need privileges: choose a --metrics-port of 1024 or more";
+  return std::string("bind(2) says: ") + std::strerror(err) + "; check --metrics-bind and --metrics-port";
+}
+
+}  // namespace
+
 MetricsServer::MetricsServer(const Registry& registry, const std::string& bind_address, int port)
     : impl_(std::make_unique<Impl>(registry)) {
   init_civetweb_once();
@@ -132,9 +178,7 @@ MetricsServer::MetricsServer(const Registry& registry, const std::string& bind_a
   impl_->context = mg_start2(&init, &error);
   if (!impl_->context) {
     throw Error(std::string("cannot serve /metrics: ") + (error_text[0] ? error_text : "civetweb failed to start"),
-                where,
-                "is the port taken by another process or rank? choose another base port, or "
-                "disable the metrics endpoint");
+                where, bind_failure_hint(bind_address, port));
   }
   mg_set_request_handler(impl_->context, "/", &Impl::handle, impl_.get());
   mg_server_port ports[4];

@@ -10,6 +10,10 @@ set_target_properties(objective_parity_tool PROPERTIES RUNTIME_OUTPUT_DIRECTORY 
 simcsepp_add_python_test(python.objective_parity objective_parity.py)
 simcsepp_add_python_test(python.objective_encoder_parity objective_encoder_parity.py)
 simcsepp_add_python_test(python.trainer_run trainer_run.py)
+# Every command given wrong input (truncated gzip, directories for files, read-only mounts, the
+# export's own source, a global batch of 1, config-file errors): exit 1, FILE:LINE/option, HINT,
+# nothing lost. Mounts a read-only tmpfs, so it runs as root (CI does).
+simcsepp_add_python_test(cli.bad_input cli_bad_input.py)
 
 # Data-parallel equivalence of the real update path (TrainStep + AdamW) under mpirun.
 file(GLOB _trainer_mpi_srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/trainer/mpi/*.cpp)

@@ -1,5 +1,6 @@
 // cli.cpp - argv -> subcommand, options from the command line and an INI config file.
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -7,6 +8,7 @@
 #include "cluster/base/log.h"
 #include "simcsepp/build_config.h"
 #include "trainer/cli/command.h"
+#include "trainer/cli/config_file.h"
 #include "trainer/cli/exit_codes.h"
 
 namespace simcsepp::cli {
@@ -21,8 +23,9 @@ void print_usage(const std::vector<std::unique_ptr<Command>>& commands) {
     std::cout << "  " << c->name() << std::string(c->name().size() < 10 ? 10 - c->name().size() : 1, ' ')
               << c->summary() << "\n";
   }
-  std::cout << "\nEvery option can also be set in an INI file given with --config FILE "
-               "(key = value, sections allowed as prefixes); the command line wins.\n";
+  std::cout << "\nEvery option can also be set in an INI file given with --config FILE: key = value lines,\n"
+               "optionally in a [<command>] section (or as <command>.key) so one file serves several commands;\n"
+               "the command line wins.\n";
 }
 
 po::options_description common_options(std::string& config, std::string& log_level) {
@@ -41,7 +44,7 @@ log::Level parse_level(const std::string& s) {
   throw Error("unknown log level '" + s + "'", "--log-level", "use one of debug, info, warn, error");
 }
 
-int dispatch(Command& cmd, int argc, char** argv) {
+int dispatch(Command& cmd, const std::vector<std::string>& command_names, int argc, char** argv) {
   std::string config, log_level;
   po::options_description all(cmd.name() + " options");
   cmd.add_options(all);
@@ -56,11 +59,7 @@ int dispatch(Command& cmd, int argc, char** argv) {
     }
     // Config file second: po::store keeps values already stored, so the command line wins.
     const std::string cfg = vm.count("config") ? vm["config"].as<std::string>() : "";
-    if (!cfg.empty()) {
-      std::ifstream in(cfg);
-      if (!in) throw Error("cannot open config file", cfg, "check the path given to --config");
-      po::store(po::parse_config_file(in, all, /*allow_unregistered=*/false), vm);
-    }
+    if (!cfg.empty()) store_config_file(cfg, cmd.name(), command_names, all, vm);
     po::notify(vm);
   } catch (const po::error& e) {
     throw Error(e.what(), "simcsepp " + cmd.name(), "see `simcsepp " + cmd.name() + " --help`");
@@ -86,9 +85,18 @@ int run_cli(int argc, char** argv) {
   for (auto& c : commands) {
     if (c->name() != name) continue;
     try {
-      return dispatch(*c, argc - 1, argv + 1);
+      std::vector<std::string> names;
+      for (const auto& other : commands) names.push_back(other->name());
+      return dispatch(*c, names, argc - 1, argv + 1);
     } catch (const Error& e) {
       std::cerr << "simcsepp " << name << ": error (" << log::where_am_i() << "): " << e.what() << "\n";
+      return kExitError;
+    } catch (const std::filesystem::filesystem_error& e) {
+      // The file system refused (a path that is a file, a read-only directory, a full disk):
+      // the environment or the options, not a bug.
+      std::cerr << "simcsepp " << name << ": error (" << log::where_am_i() << "): " << e.path1().string()
+                << ": " << e.code().message() << " (" << e.what() << ")\n  HINT: check that the path exists, is of "
+                << "the kind the option needs (file or directory), is writable and its file system is not full\n";
       return kExitError;
     } catch (const std::exception& e) {
       std::cerr << "simcsepp " << name << ": internal error (" << log::where_am_i() << "): " << e.what() << "\n";

@@ -3,13 +3,16 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
 #include "model/bert_config.h"
+#include "data/text_source.h"
 #include "trainer/cli/command.h"
+#include "trainer/cli/output_paths.h"
 #include "trainer/cli/exit_codes.h"
 #include "trainer/embedding_writer.h"
 #include "trainer/sentence_embedder.h"
@@ -56,13 +59,20 @@ class EmbedCommand final : public Command {
     pooler_ = model::parse_pooler(c_.pooler);
     if (c_.chunk_lines < 1) throw Error("must be >= 1", "--chunk-lines", "e.g. 16384");
     if (c_.max_len < 0) throw Error("must be >= 0", "--max-len", "0 uses the model's limit");
+    if (c_.batch_size < 1) throw Error("must be >= 1", "--batch-size", "e.g. 128");
     if (c_.input == c_.output) throw Error("input and output are the same file", "--output", "choose another name");
+    require_input_file(c_.input, "--input");
+    const std::string ext = std::filesystem::path(c_.output).extension().string();
+    if (ext != ".npy" && ext != ".h5" && ext != ".hdf5") {
+      throw Error("unknown output format '" + ext + "' of '" + c_.output + "'", "--output",
+                  "name the output file *.npy or *.h5");
+    }
+    require_output_file(c_.output, "--output");
   }
 
   int run() override {
     const auto device = trainer::parse_device(c_.device);
-    std::ifstream in(c_.input, std::ios::binary);
-    if (!in) throw Error("cannot open the input file", c_.input, "check the path given to --input");
+    data::LineReader in(c_.input);  // plain or gzip'd text, checked complete and not binary
     auto m = trainer::load_inference_model(c_.model_dir, device);
     m.encoder->set_mixed_precision(c_.bf16);
     trainer::EmbedOptions options;
@@ -89,14 +99,10 @@ class EmbedCommand final : public Command {
       LOG_INFO(writer->rows_written() << " sentences embedded (" << static_cast<int64_t>(writer->rows_written() / s)
                                       << " sentences/s)");
     };
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
+    while (in.next(line, nullptr)) {
       chunk.push_back(std::move(line));
       if (static_cast<int64_t>(chunk.size()) >= c_.chunk_lines) flush();
     }
-    if (in.bad())
-      throw Error("read failed after " + std::to_string(writer->rows_written() + chunk.size()) + " lines", c_.input,
-                  "is the file readable?");
     flush();
     writer->finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -14,6 +14,7 @@
 #include "data/sts_suite.h"
 #include "trainer/cli/command.h"
 #include "trainer/cli/exit_codes.h"
+#include "trainer/cli/output_paths.h"
 #include "trainer/sentence_embedder.h"
 #include "trainer/sts_evaluation.h"
 #include "trainer/sts_report.h"
@@ -79,6 +80,8 @@ class EvalCommand final : public Command {
                   "point it at SentEval's data/downstream folder (run SentEval's get_transfer_data.bash)");
     }
     if (c_.max_len < 0) throw Error("must be >= 0", "--max-len", "0 uses the model's limit");
+    if (c_.batch_size < 1) throw Error("must be >= 1", "--batch-size", "e.g. 128");
+    require_output_file(c_.output, "--output");
   }
 
   int run() override {

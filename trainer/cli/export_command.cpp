@@ -11,6 +11,7 @@
 #include "model/hf_checkpoint.h"
 #include "trainer/cli/command.h"
 #include "trainer/cli/exit_codes.h"
+#include "trainer/cli/output_paths.h"
 
 namespace simcsepp::cli {
 
@@ -42,8 +43,29 @@ class ExportCommand final : public Command {
   }
 
   void validate(const po::variables_map&) override {
-    if (c_.vocab.empty()) c_.vocab = (std::filesystem::path(c_.model_dir) / "vocab.txt").string();
-    if (!std::filesystem::exists(c_.vocab)) {
+    namespace fs = std::filesystem;
+    if (!fs::is_directory(c_.model_dir)) {
+      throw Error("model directory '" + c_.model_dir + "' does not exist or is not a directory", "--model",
+                  "pass a Hugging Face BERT directory or a simcsepp checkpoint directory (best/)");
+    }
+    std::error_code ec;
+    if (fs::exists(c_.output_dir) && fs::equivalent(c_.model_dir, c_.output_dir, ec)) {
+      fs::path suggestion = fs::absolute(c_.model_dir).lexically_normal();
+      if (suggestion.filename().empty()) suggestion = suggestion.parent_path();
+      throw Error("--output is the model directory itself: the export would overwrite the checkpoint it reads",
+                  "--output", "export into a new directory, e.g. --output " + suggestion.string() + "-export");
+    }
+    if (fs::exists(c_.output_dir) && !fs::is_directory(c_.output_dir)) {
+      throw Error("output '" + c_.output_dir + "' exists and is not a directory", "--output",
+                  "name a new directory, or move the file out of the way");
+    }
+    if (!model::is_replaceable_export_dir(c_.output_dir)) {
+      throw Error("output directory '" + c_.output_dir + "' holds files that are not an earlier simcsepp export",
+                  "--output", "export into a new or empty directory (an earlier export there is replaced whole)");
+    }
+    require_output_directory(c_.output_dir, "--output");
+    if (c_.vocab.empty()) c_.vocab = (fs::path(c_.model_dir) / "vocab.txt").string();
+    if (!fs::is_regular_file(c_.vocab)) {
       throw Error("vocabulary not found", c_.vocab, "pass --vocab with the vocab.txt the model was trained with");
     }
     if (c_.pooler.empty()) c_.pooler = recorded_pooler();
@@ -53,12 +75,17 @@ class ExportCommand final : public Command {
   int run() override {
     model::LoadReport report;
     auto encoder = model::load_hf_model(c_.model_dir, &report);
-    model::export_hf_model(encoder, c_.vocab, pooler_, c_.output_dir);
+    // Nothing is trained here: an initialised MLP head does not replace the source's pooler.
+    model::export_hf_model(encoder, c_.vocab, pooler_, c_.output_dir, &report, /*mlp_trained=*/false);
     std::cout << "export: " << c_.output_dir << " (pooler " << c_.pooler << ", weights from " << report.weights_file
               << ")\n";
     if (!report.missing.empty()) {
       std::cout << "  note: " << report.missing.size() << " tensors were not in the checkpoint and were initialised "
                 << "(the MLP head; it is only used by the cls pooler)\n";
+    }
+    if (!report.carried.empty()) {
+      std::cout << "  carried unchanged from the source: " << report.carried.size()
+                << " tensors simcsepp does not use (e.g. the pretrained pooler, MLM head)\n";
     }
     return kExitOk;
   }

@@ -1,11 +1,13 @@
 // prep_command.cpp - `simcsepp prep`: text / gzip / CSV inputs -> HDF5 shards + manifest.json.
 // The pipeline itself is data/prep.h; this file binds its options and prints the summary.
 #include <iostream>
+#include <filesystem>
 #include <thread>
 
 #include "cluster/base/error.h"
 #include "data/prep.h"
 #include "trainer/cli/command.h"
+#include "trainer/cli/output_paths.h"
 #include "trainer/cli/exit_codes.h"
 
 namespace simcsepp::cli {
@@ -42,6 +44,20 @@ class PrepCommand final : public Command {
     o_.lowercase = !cased_;
     o_.progress = !no_progress_;
     if (o_.threads < 1) throw Error("--threads must be at least 1", "--threads", "");
+    if (o_.shard_rows < 1) throw Error("--shard-rows must be at least 1", "--shard-rows", "the default is 100000");
+    require_input_file(o_.vocab_path, "--vocab");
+    for (const auto& in : o_.inputs) {
+      if (std::filesystem::is_directory(in)) {
+        throw Error("input '" + in + "' is a directory, not a file", "--input",
+                    "pass the files inside it, e.g. --input " + (std::filesystem::path(in) / "*.txt").string());
+      }
+      require_input_file(in, "--input");
+      std::error_code ec;
+      if (std::filesystem::exists(o_.output_dir) && std::filesystem::equivalent(in, o_.output_dir, ec)) {
+        throw Error("--output is one of the inputs", "--output", "name a new directory for the shards");
+      }
+    }
+    require_output_directory(o_.output_dir, "--output");
   }
 
   int run() override {

@@ -1,6 +1,7 @@
 // train_command.cpp - `simcsepp train`: binds every TrainOptions field to an option whose
 // default is the paper's recipe (method.md 6) and runs trainer::run_training.
 #include "trainer/cli/command.h"
+#include "trainer/cli/output_paths.h"
 #include "trainer/training_run.h"
 
 namespace simcsepp::cli {
@@ -73,7 +74,12 @@ class TrainCommand final : public Command {
         "peak dense TFLOP/s of one device for model FLOP utilisation; 0 = known GPUs by name, else no MFU");
   }
 
-  void validate(const po::variables_map&) override { c_.validate(); }
+  void validate(const po::variables_map&) override {
+    c_.validate();
+    // Checked on every rank before any model is loaded: a run directory on a node-local or
+    // read-only path fails here, naming the rank, not at the first checkpoint.
+    require_output_directory(c_.run_dir, "--run-dir");
+  }
   int run() override { return trainer::run_training(c_); }
 
  private:
