@@ -108,28 +108,55 @@ case "$launcher" in
   *) die "unknown SIMCSEPP_LAUNCHER '$launcher'" "use srun or mpirun" ;;
 esac
 
+# The ranks write RUN/preempted.json once every rank has saved the preemption checkpoint; it,
+# not the launcher's exit code, says "checkpointed": mpirun exits 1 when it killed the last ranks
+# in MPI_Finalize after the first one returned 42.
+preempted_file=$run_dir/preempted.json
+rm -f "$preempted_file"
+
 # Bash runs traps only between commands or while in `wait`, so the ranks run in the background.
+# Every warning (USR1 or TERM, to this script or its whole process group) becomes one USR1 to
+# srun/mpirun, which both pass USR1 on to every rank; TERM itself would make srun kill the step
+# and mpirun kill the ranks 1 s later, before their checkpoint. Later signals are only logged:
+# the ranks are already checkpointing (and a rank that gets a signal directly, e.g. from
+# `scancel --signal`, treats it the same way: one flag, one checkpoint).
 child=""
 signalled=""
 # shellcheck disable=SC2317  # called from the traps below
 forward() {
+  if [ -n "$signalled" ]; then
+    log "got SIG$1 (after SIG$signalled): the ranks are already checkpointing"
+    return
+  fi
   signalled=$1
-  log "got SIG$1: forwarding to the ranks (they checkpoint and exit 42)"
-  [ -n "$child" ] && kill -s "$1" "$child" 2>/dev/null
+  log "got SIG$1: asking the ranks to checkpoint (SIGUSR1 to $launcher; they exit 42)"
+  [ -n "$child" ] && kill -s USR1 "$child" 2>/dev/null
 }
 trap 'forward USR1' USR1
 trap 'forward TERM' TERM
 
-log "launch: ${cmd[*]}"
-"${cmd[@]}" &
-child=$!
-while :; do
-  wait "$child"
-  rc=$?
-  kill -0 "$child" 2>/dev/null || break  # wait returned for a trapped signal: keep waiting
-done
-child=""
+if [ -n "$signalled" ]; then  # warned before anything ran: the newest checkpoint is still current
+  echo "{\"before_launch\": \"SIG$signalled\"}" >"$preempted_file"
+  rc=42
+else
+  log "launch: ${cmd[*]}"
+  # setsid: srun/mpirun and the ranks get a session and process group of their own, so a TERM
+  # to this script's group (timeout, kill -TERM -PGID) reaches only this script. (A background
+  # job of a non-interactive shell is no group leader, so setsid execs in place: $! is srun/mpirun.)
+  setsid "${cmd[@]}" &
+  child=$!
+  while :; do
+    wait "$child"
+    rc=$?
+    kill -0 "$child" 2>/dev/null || break  # wait returned for a trapped signal: keep waiting
+  done
+  child=""
+fi
 log "ranks exited with code $rc${signalled:+ after SIG$signalled}"
+if [ "$rc" -ne 0 ] && [ -f "$preempted_file" ]; then
+  [ "$rc" -eq 42 ] || log "but every rank checkpointed ($preempted_file): treating it as 42"
+  rc=42
+fi
 
 case $rc in
   0)
