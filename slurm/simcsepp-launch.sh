@@ -153,6 +153,10 @@ else
   child=""
 fi
 log "ranks exited with code $rc${signalled:+ after SIG$signalled}"
+leave() {  # the batch script's exit code, logged: Slurm keeps none for a requeued run
+  log "exit $1"
+  exit "$1"
+}
 if [ "$rc" -ne 0 ] && [ -f "$preempted_file" ]; then
   [ "$rc" -eq 42 ] || log "but every rank checkpointed ($preempted_file): treating it as 42"
   rc=42
@@ -161,21 +165,21 @@ fi
 case $rc in
   0)
     log "done: checkpoints, metrics.jsonl, summary.json and the exported model/ are in $run_dir"
-    exit 0
+    leave 0
     ;;
   42)
     clear_targets
     if [ "$restarts" -ge "${SIMCSEPP_MAX_REQUEUES:-50}" ]; then
       log "checkpointed, but this job was already restarted $restarts times: not requeueing"
-      exit 42
+      leave 42
     fi
     log "checkpointed; requeueing job $SLURM_JOB_ID (it resumes from $run_dir)"
     # A preempting Slurm may have requeued the job already; then this fails harmlessly.
     scontrol requeue "$SLURM_JOB_ID" || log "scontrol requeue failed (already requeued or cancelled?)"
-    exit 42
+    leave 42
     ;;
   *)
     log "training failed with code $rc: not requeueing (see the error above; 1 = bad input/config)"
-    exit "$rc"
+    leave "$rc"
     ;;
 esac
