@@ -63,7 +63,7 @@ deliver() {
 
 run_case() {
   local spec=$1 launcher=${1%%:*} signals=${1#*:}
-  local id run t0 at state n saved resumed final out=() sig target
+  local id run t0 at state n saved resumed final out=() sig target codes sigs
   t0=$SECONDS
   id=$(submit "$launcher") || slurm_fail "[$spec] sbatch refused the CPU template"
   run=$work/runs/simcsepp-cpu-$id
@@ -108,7 +108,9 @@ run_case() {
     kill -9 $left 2>/dev/null
     case_fail "$id" "$spec" "ranks of job $id (pids $left) still ran after the job ended"
   fi
-  echo "PASS [$spec] job $id: signalled at step $at, one checkpoint at $saved, exit 42, requeued, resumed, finished at $final ($((SECONDS - t0)) s)"
+  # What each rank's handler saw (10 = USR1, 15 = TERM, 0 = stopped by another rank's signal).
+  sigs=$(sed -n 's/.*preempted (signal \([0-9]*\)) at step.*/\1/p' "simcsepp-cpu-$id.err" | sort | tr '\n' ' ')
+  echo "PASS [$spec] job $id: signalled at step $at, one checkpoint at $saved (ranks' signals: ${sigs% }), exit 42, requeued, resumed, finished at $final ($((SECONDS - t0)) s)"
 }
 
 for c in $cases; do run_case "$c"; done
