@@ -7,9 +7,10 @@
 # 2. links the run's Prometheus file_sd JSON (written by the trainer) where Prometheus looks,
 # 3. starts one `simcsepp train --config CONFIG.ini --run-dir RUN --resume auto` task per GPU
 #    (srun --mpi=pmix, or mpirun inside the allocation),
-# 4. forwards SIGUSR1 / SIGTERM (Slurm's time-limit warning, preemption) to the ranks; they agree
-#    on a step, checkpoint and exit 42 (kExitPreempted),
-# 5. on 42 requeues the job (scontrol requeue): it restarts with the same job id and run
+# 4. turns SIGUSR1 / SIGTERM (Slurm's time-limit warning, preemption; to this script or its
+#    process group) into one SIGUSR1 to srun/mpirun, which pass it to the ranks; they agree on a
+#    step, checkpoint, write RUN/preempted.json and exit 42 (kExitPreempted),
+# 5. on 42 (or RUN/preempted.json) requeues the job (scontrol requeue): it restarts with the same job id and run
 #    directory and `--resume auto` continues from the newest valid checkpoint. On 0 the run is
 #    done: the trainer has exported the best model to RUN/model.
 #
