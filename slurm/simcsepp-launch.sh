@@ -109,9 +109,9 @@ case "$launcher" in
   *) die "unknown SIMCSEPP_LAUNCHER '$launcher'" "use srun or mpirun" ;;
 esac
 
-# The ranks write RUN/preempted.json once every rank has saved the preemption checkpoint; it,
-# not the launcher's exit code, says "checkpointed": mpirun exits 1 when it killed the last ranks
-# in MPI_Finalize after the first one returned 42.
+# Rank 0 writes RUN/preempted.json once every rank has saved the preemption checkpoint. It says
+# "checkpointed" even when srun/mpirun report another code than 42: mpirun kills the other ranks
+# as soon as one has exited non-zero, and then reports whatever their end was.
 preempted_file=$run_dir/preempted.json
 rm -f "$preempted_file"
 
