@@ -111,7 +111,7 @@ esac
 
 # Rank 0 writes RUN/preempted.json once every rank has saved the preemption checkpoint. It says
 # "checkpointed" even when srun/mpirun report another code than 42: mpirun kills the other ranks
-# as soon as one has exited non-zero, and then reports whatever their end was.
+# as soon as one has exited non-zero (measured), and may then report a killed rank's status.
 preempted_file=$run_dir/preempted.json
 rm -f "$preempted_file"
 
