@@ -7,9 +7,10 @@
 # 2. links the run's Prometheus file_sd JSON (written by the trainer) where Prometheus looks,
 # 3. starts one `simcsepp train --config CONFIG.ini --run-dir RUN --resume auto` task per GPU
 #    (srun --mpi=pmix, or mpirun inside the allocation),
-# 4. forwards SIGUSR1 / SIGTERM (Slurm's time-limit warning, preemption) to the ranks; they agree
-#    on a step, checkpoint and exit 42 (kExitPreempted),
-# 5. on 42 requeues the job (scontrol requeue): it restarts with the same job id and run
+# 4. turns SIGUSR1 / SIGTERM (Slurm's time-limit warning, preemption; to this script or its
+#    process group) into one SIGUSR1 to srun/mpirun, which pass it to the ranks; they agree on a
+#    step, checkpoint, write RUN/preempted.json and exit 42 (kExitPreempted),
+# 5. on 42 (or RUN/preempted.json) requeues the job (scontrol requeue): it restarts with the same job id and run
 #    directory and `--resume auto` continues from the newest valid checkpoint. On 0 the run is
 #    done: the trainer has exported the best model to RUN/model.
 #
@@ -108,47 +109,78 @@ case "$launcher" in
   *) die "unknown SIMCSEPP_LAUNCHER '$launcher'" "use srun or mpirun" ;;
 esac
 
+# Rank 0 writes RUN/preempted.json once every rank has saved the preemption checkpoint. It says
+# "checkpointed" even when srun/mpirun report another code than 42: mpirun kills the other ranks
+# as soon as one has exited non-zero (measured), and may then report a killed rank's status.
+preempted_file=$run_dir/preempted.json
+rm -f "$preempted_file"
+
 # Bash runs traps only between commands or while in `wait`, so the ranks run in the background.
+# Every warning (USR1 or TERM, to this script or its whole process group) becomes one USR1 to
+# srun/mpirun, which both pass USR1 on to every rank; TERM itself would make srun kill the step
+# and mpirun kill the ranks 1 s later, before their checkpoint. Later signals are only logged:
+# the ranks are already checkpointing (and a rank that gets a signal directly, e.g. from
+# `scancel --signal`, treats it the same way: one flag, one checkpoint).
 child=""
 signalled=""
 # shellcheck disable=SC2317  # called from the traps below
 forward() {
+  if [ -n "$signalled" ]; then
+    log "got SIG$1 (after SIG$signalled): the ranks are already checkpointing"
+    return
+  fi
   signalled=$1
-  log "got SIG$1: forwarding to the ranks (they checkpoint and exit 42)"
-  [ -n "$child" ] && kill -s "$1" "$child" 2>/dev/null
+  log "got SIG$1: asking the ranks to checkpoint (SIGUSR1 to $launcher; they exit 42)"
+  [ -n "$child" ] && kill -s USR1 "$child" 2>/dev/null
 }
 trap 'forward USR1' USR1
 trap 'forward TERM' TERM
 
-log "launch: ${cmd[*]}"
-"${cmd[@]}" &
-child=$!
-while :; do
-  wait "$child"
-  rc=$?
-  kill -0 "$child" 2>/dev/null || break  # wait returned for a trapped signal: keep waiting
-done
-child=""
+if [ -n "$signalled" ]; then  # warned before anything ran: the newest checkpoint is still current
+  echo "{\"before_launch\": \"SIG$signalled\"}" >"$preempted_file"
+  rc=42
+else
+  log "launch: ${cmd[*]}"
+  # setsid: srun/mpirun and the ranks get a session and process group of their own, so a TERM
+  # to this script's group (timeout, kill -TERM -PGID) reaches only this script. (A background
+  # job of a non-interactive shell is no group leader, so setsid execs in place: $! is srun/mpirun.)
+  setsid "${cmd[@]}" &
+  child=$!
+  while :; do
+    wait "$child"
+    rc=$?
+    kill -0 "$child" 2>/dev/null || break  # wait returned for a trapped signal: keep waiting
+  done
+  child=""
+fi
 log "ranks exited with code $rc${signalled:+ after SIG$signalled}"
+leave() {  # the batch script's exit code, logged: Slurm keeps none for a requeued run
+  log "exit $1"
+  exit "$1"
+}
+if [ "$rc" -ne 0 ] && [ -f "$preempted_file" ]; then
+  [ "$rc" -eq 42 ] || log "but every rank checkpointed ($preempted_file): treating it as 42"
+  rc=42
+fi
 
 case $rc in
   0)
     log "done: checkpoints, metrics.jsonl, summary.json and the exported model/ are in $run_dir"
-    exit 0
+    leave 0
     ;;
   42)
     clear_targets
     if [ "$restarts" -ge "${SIMCSEPP_MAX_REQUEUES:-50}" ]; then
       log "checkpointed, but this job was already restarted $restarts times: not requeueing"
-      exit 42
+      leave 42
     fi
     log "checkpointed; requeueing job $SLURM_JOB_ID (it resumes from $run_dir)"
     # A preempting Slurm may have requeued the job already; then this fails harmlessly.
     scontrol requeue "$SLURM_JOB_ID" || log "scontrol requeue failed (already requeued or cancelled?)"
-    exit 42
+    leave 42
     ;;
   *)
     log "training failed with code $rc: not requeueing (see the error above; 1 = bad input/config)"
-    exit "$rc"
+    leave "$rc"
     ;;
 esac

@@ -264,6 +264,16 @@ void remove_flat_dir(const fs::path& dir) {
   ::rmdir(dir.c_str());
 }
 
+// RUN/preempted.json: every rank has saved the preemption checkpoint at `step`. The Slurm
+// launcher requeues on it (it removes the file before each launch), whatever exit code
+// srun/mpirun report. Written to a temporary name and renamed, so it is never seen half-written.
+void write_preempted_marker(const std::string& run_dir, int64_t step, int signal) {
+  const fs::path marker = fs::path(run_dir) / "preempted.json";
+  const fs::path tmp = fs::path(run_dir) / "preempted.json.tmp";
+  std::ofstream(tmp) << nlohmann::json{{"step", step}, {"signal", signal}}.dump() << "\n";
+  fs::rename(tmp, marker);
+}
+
 void save_best(model::SentenceEncoder& encoder, const std::string& run_dir, int64_t step, double score) {
   const fs::path best = fs::path(run_dir) / "best";
   const fs::path tmp = fs::path(run_dir) / "best.tmp";
@@ -317,11 +327,14 @@ int run_training(const TrainOptions& o) {
   objective.hard_negative_weight = o.hard_negative_weight;
   const Inputs inputs = check_inputs(o, objective);
 
+  // Before the bootstrap: a warning that arrives while the ranks start up must not kill them
+  // (SIGUSR1's default action); it stops the run at its first step instead.
+  install_preemption_handlers();
   auto cluster = cluster::bootstrap_cluster(o.comm, o.device);
   cluster::Communicator& comm = *cluster.comm;
   const int rank = comm.rank();
   const torch::Device device = cluster.device;
-  install_preemption_handlers();
+  install_preemption_handlers();  // again, in case MPI's start-up replaced them
   // The other sentences of the global batch are the negatives: with one there are none, the
   // loss is a constant and every gradient is 0 - a run that "trains" and learns nothing.
   if (o.batch_size * comm.world_size() < 2) {
@@ -628,6 +641,9 @@ int run_training(const TrainOptions& o) {
     LOG_WARN("preempted (signal " << preemption_signal() << ") at step " << progress.step
                                   << ": checkpoint written; requeue with --resume auto");
     if (metrics) metrics->write("preempted", {{"step", progress.step}});
+    if (rank == 0) write_preempted_marker(o.run_dir, progress.step, preemption_signal());
+    // No rank exits before the marker exists: mpirun kills the others once the first one is gone.
+    comm.barrier();
     return cli::kExitPreempted;
   }
 
