@@ -37,3 +37,13 @@ foreach(_np 2 3)
   set_property(TEST cluster.equivalence_np${_np} APPEND PROPERTY ENVIRONMENT "SIMCSEPP_COLLECTIVE_TIMEOUT_S=120")
   set_property(TEST cluster.equivalence_np${_np} PROPERTY TIMEOUT 600)
 endforeach()
+
+# Two nodes simulated on one machine (tests/cluster/multinode/): network + UTS namespaces joined
+# by a bridge, mpirun on a "login" namespace starting one orted per node through a launch agent.
+# 2 nodes x 2 ranks of `simcsepp train`: every rank's rank/local rank/host, both hosts' /metrics
+# and the file_sd list, SIGUSR1 across hosts, and 2x2 == 1x4 bit for bit. Needs root and
+# iproute2; fails (never skips) without them. Both cores; one such test at a time.
+add_test(NAME cluster.multinode_2x2 COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cluster/multinode/multinode_train_test.sh)
+set_tests_properties(cluster.multinode_2x2 PROPERTIES
+  ENVIRONMENT "${SIMCSEPP_TEST_ENV};SIMCSEPP_PYTHON=${SIMCSEPP_PYTHON}"
+  TIMEOUT 300 RESOURCE_LOCK multinode PROCESSORS 2 LABELS multinode)
