@@ -81,7 +81,7 @@ at_least_step() { local s; s=$(current_step "$1") && [ -n "$s" ] && [ "$s" -ge "
 # ---- 1-3: topology, metrics and file_sd on two hosts, signal across hosts --------------------
 t0=$SECONDS
 topo=$work/run-topo
-mn_mpirun "${two_nodes[@]}" "${rank_env[@]}" "$SIMCSEPP_BIN" train "$work/train.ini" --run-dir "$topo" \
+mn_mpirun "${two_nodes[@]}" "${rank_env[@]}" "$SIMCSEPP_BIN" train --config "$work/train.ini" --run-dir "$topo" \
   --max-steps 100000 --checkpoint-every 100000 --no-eval-at-start \
   --metrics-bind 0.0.0.0 --metrics-port 9400 >"$work/topo.log" 2>&1 &
 job=$!
@@ -122,7 +122,7 @@ for layout in 2x2 1x4; do
   t0=$SECONDS
   if [ "$layout" = 2x2 ]; then hosts=("${two_nodes[@]}"); else hosts=("${one_node[@]}"); fi
   rc=0
-  mn_mpirun "${hosts[@]}" "${rank_env[@]}" "${pinned[@]}" "$SIMCSEPP_BIN" train "$work/train.ini" \
+  mn_mpirun "${hosts[@]}" "${rank_env[@]}" "${pinned[@]}" "$SIMCSEPP_BIN" train --config "$work/train.ini" \
     --run-dir "$work/run-$layout" --no-eval-at-start --metrics-port 0 >"$work/train-$layout.log" 2>&1 || rc=$?
   [ "$rc" = 0 ] || fail "the $layout training exited $rc"
   [ "$(final_step "$work/run-$layout")" = 8 ] || fail "the $layout training did not end at step 8"
