@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=${SIMCSEPP_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 : "${SIMCSEPP_BIN:?SIMCSEPP_BIN must point to the simcsepp binary}"
-# shellcheck source=../cluster/multinode/netns_cluster.sh
+# shellcheck source-path=SCRIPTDIR/../cluster/multinode
 source "$here/../cluster/multinode/netns_cluster.sh"
 # shellcheck source-path=SCRIPTDIR
 source "$here/slurm_netns_cluster.sh"

@@ -15,3 +15,9 @@ simcsepp_add_slurm_test(slurm.launchers_and_template_errors trivial_job_test.sh 
 # requeues itself, resumes and must end with the same steps and weights as an uninterrupted job.
 simcsepp_add_slurm_test(slurm.train_job train_job_test.sh 300)
 simcsepp_add_slurm_test(slurm.preempt_requeue_resume preempt_requeue_test.sh 480)
+# The multi-node template on a two-node Slurm simulated with network namespaces (slurmctld on a
+# login namespace, one slurmd per node namespace; tests/slurm/slurm_netns_cluster.sh): 2 nodes x
+# 2 tasks via srun --mpi=pmix, topology per rank, training equal to 1 node x 4 ranks.
+simcsepp_add_slurm_test(slurm.multinode_sbatch multinode_sbatch_test.sh 420)
+set_property(TEST slurm.multinode_sbatch APPEND PROPERTY RESOURCE_LOCK multinode)
+set_property(TEST slurm.multinode_sbatch APPEND PROPERTY LABELS multinode)

@@ -30,7 +30,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR
 source "$here/netns_cluster.sh"
 slurm_fail() { fail "$@"; }  # training_fixture.sh reports through slurm_fail
-# shellcheck source=../../slurm/training_fixture.sh
+# shellcheck source-path=SCRIPTDIR/../../slurm
 source "$here/../../slurm/training_fixture.sh"
 PY=$SLURM_TEST_PYTHON
 check() { "$PY" "$here/check_multinode.py" "$@"; }
