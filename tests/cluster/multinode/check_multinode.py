@@ -14,6 +14,10 @@
                                   RNG state) is bit-identical, the per-step losses and gradient
                                   norms in metrics.jsonl are equal, and the exported models are
                                   byte-identical
+  nccl-bootstrap LOG HOST0,... ADDR
+                                  the lines of nccl_bootstrap_probe: one per rank on the expected
+                                  host, the same non-zero NCCL unique id on every rank, its root
+                                  address on ADDR (rank 0's host), reachable from the last rank
 Exits 1 with a message naming what differs.
 """
 import hashlib
@@ -171,9 +175,36 @@ def same_run(run_a, run_b, step):
     print("ok   exported models byte-identical")
 
 
+def nccl_bootstrap(log_path, hosts_csv, root_addr):
+    hosts = hosts_csv.split(",")
+    pat = re.compile(r"^nccl-id rank (\d+) host (\S+) id ([0-9a-f]+) root (\S+) connect (\S+)$")
+    seen = {}
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            m = pat.match(line.strip())
+            if m:
+                seen[int(m.group(1))] = m.groups()[1:]
+    if sorted(seen) != list(range(len(hosts))):
+        fail(f"nccl-id lines from ranks {sorted(seen)}, want 0..{len(hosts) - 1} in {log_path}")
+    ids = {v[1] for v in seen.values()}
+    if len(ids) != 1 or set(next(iter(ids))) == {"0"}:
+        fail(f"the ranks hold {len(ids)} different NCCL unique ids (or an all-zero one): {seen}")
+    for r, (host, _, root, connect) in sorted(seen.items()):
+        if host != hosts[r]:
+            fail(f"rank {r} is on {host}, want {hosts[r]}")
+        if root == "unknown-layout" or root.rsplit(":", 1)[0] != root_addr:
+            fail(f"rank {r}: the NCCL bootstrap root is at {root}, want {root_addr}:PORT (rank 0's host; "
+                 "NCCL_SOCKET_IFNAME picks the interface; 'unknown-layout' means NCCL changed its id format)")
+    last = len(hosts) - 1
+    if seen[last][3] != "ok":
+        fail(f"rank {last} on {hosts[last]} cannot connect to the NCCL bootstrap root {seen[last][2]}: {seen[last][3]}")
+    print(f"ok   NCCL unique id identical on all {len(hosts)} ranks; bootstrap root {seen[0][2]} on {hosts[0]}, "
+          f"reached from rank {last} on {hosts[last]}")
+
+
 def main():
     cmds = {"topology": topology, "wait-targets": wait_targets, "file-sd": file_sd, "scrape": scrape,
-            "same-run": same_run}
+            "same-run": same_run, "nccl-bootstrap": nccl_bootstrap}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2

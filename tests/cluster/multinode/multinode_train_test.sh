@@ -21,7 +21,11 @@
 #      not rounding; no tolerance is needed, and none would be safe to pick. The comparison does
 #      see summation order: the pinned algorithm in one run and Open MPI's default in the other
 #      made 112 of the 119 checkpoint tensors differ (measured once, by hand).
-# Not covered (no GPU here): GPU binding by local rank and the NCCL bootstrap.
+#   5. (where NCCL is built) the NCCL communicator's rendezvous, broadcast_nccl_unique_id, run by
+#      nccl_bootstrap_probe on 2x2: every rank holds rank 0's id, whose bootstrap address is
+#      simnode-a's and is reachable from simnode-b.
+# Not covered (no GPU here): GPU binding by local rank and ncclCommInitRank itself.
+# Env (set by ctest): SIMCSEPP_NCCL_BOOTSTRAP_PROBE (only where NCCL is built).
 # Env (set by ctest): SIMCSEPP_BIN, SIMCSEPP_SHARED_DATA, SIMCSEPP_PYTHON (optional).
 # Needs root (network namespaces), iproute2 and util-linux (scripts/setup.sh).
 set -euo pipefail
@@ -134,6 +138,16 @@ check topology "$work/train-2x2.log" simnode-a,simnode-a,simnode-b,simnode-b || 
 check topology "$work/train-1x4.log" simnode-a,simnode-a,simnode-a,simnode-a || fail "wrong topology in the 1x4 run"
 check same-run "$work/run-2x2" "$work/run-1x4" 8 || fail "2 nodes x 2 ranks trained differently from 1 node x 4 ranks"
 
-echo "PASS: 2 simulated nodes x 2 ranks: topology, per-host /metrics and file_sd, preemption, and 2x2 == 1x4"
+# ---- 5: the NCCL communicator's rendezvous across hosts (no GPU needed) -----------------------
+if [ -n "${SIMCSEPP_NCCL_BOOTSTRAP_PROBE:-}" ]; then
+  mn_mpirun "${two_nodes[@]}" "$SIMCSEPP_NCCL_BOOTSTRAP_PROBE" >"$work/nccl-bootstrap.log" 2>&1 ||
+    fail "the NCCL bootstrap probe failed on 2 nodes"
+  check nccl-bootstrap "$work/nccl-bootstrap.log" simnode-a,simnode-a,simnode-b,simnode-b "${MN_ADDR[simnode-a]}" ||
+    fail "the NCCL unique id did not reach every rank intact, or its root address is not reachable across hosts"
+else
+  echo "note: simcsepp was built without NCCL, so there is no NCCL rendezvous to check"
+fi
+
+echo "PASS: 2 simulated nodes x 2 ranks: topology, per-host /metrics and file_sd, preemption, 2x2 == 1x4${SIMCSEPP_NCCL_BOOTSTRAP_PROBE:+, NCCL rendezvous}"
 mn_cluster_stop
 rm -rf "$work"
