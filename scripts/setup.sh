@@ -32,6 +32,8 @@ APT_PKGS=(
   libgtest-dev libgmock-dev
   zlib1g-dev
   slurmctld slurmd slurm-client munge
+  # the simulated multi-node test (tests/cluster/multinode/): ip netns, veth, bridge; unshare
+  iproute2 util-linux
 )
 
 log() { echo "[setup] $*"; }

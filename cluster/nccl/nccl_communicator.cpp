@@ -11,6 +11,7 @@
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
 #include "cluster/mpi_runtime.h"
+#include "cluster/nccl/nccl_bootstrap.h"
 
 namespace simcsepp::cluster {
 
@@ -100,9 +101,7 @@ NcclCommunicator::NcclCommunicator(MPI_Comm bootstrap, int device_index, double 
       std::chrono::milliseconds(100), [this] { return poll(); },
       [this](const std::string& failure) { abort_all(failure); });
 
-  ncclUniqueId id;
-  if (rank_ == 0) SIMCSEPP_NCCL(ncclGetUniqueId(&id));
-  MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, bootstrap);
+  const ncclUniqueId id = broadcast_nccl_unique_id(bootstrap, 0);
   ncclComm_t comm = nullptr;
   {
     // A peer that never arrives leaves ncclCommInitRank blocked: the watchdog times it out.

@@ -37,3 +37,24 @@ foreach(_np 2 3)
   set_property(TEST cluster.equivalence_np${_np} APPEND PROPERTY ENVIRONMENT "SIMCSEPP_COLLECTIVE_TIMEOUT_S=120")
   set_property(TEST cluster.equivalence_np${_np} PROPERTY TIMEOUT 600)
 endforeach()
+
+# Two nodes simulated on one machine (tests/cluster/multinode/): network + UTS namespaces joined
+# by a bridge, mpirun on a "login" namespace starting one orted per node through a launch agent.
+# 2 nodes x 2 ranks of `simcsepp train`: every rank's rank/local rank/host, both hosts' /metrics
+# and the file_sd list, SIGUSR1 across hosts, and 2x2 == 1x4 bit for bit. Needs root and
+# iproute2; fails (never skips) without them. Both cores; one such test at a time.
+add_test(NAME cluster.multinode_2x2 COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cluster/multinode/multinode_train_test.sh)
+set_tests_properties(cluster.multinode_2x2 PROPERTIES
+  ENVIRONMENT "${SIMCSEPP_TEST_ENV};SIMCSEPP_PYTHON=${SIMCSEPP_PYTHON}"
+  TIMEOUT 300 RESOURCE_LOCK multinode PROCESSORS 2 LABELS multinode)
+# The NCCL communicator's rendezvous (ncclGetUniqueId on rank 0, MPI_Bcast of the id) needs no
+# GPU: this probe runs it in the multi-node test, which then checks the id and that rank 0's
+# bootstrap address is reachable from the other host. Built wherever NCCL is.
+if(SIMCSEPP_HAVE_NCCL)
+  add_executable(nccl_bootstrap_probe ${CMAKE_CURRENT_SOURCE_DIR}/cluster/multinode/nccl_bootstrap_probe.cpp)
+  target_link_libraries(nccl_bootstrap_probe PRIVATE simcsepp_cluster simcsepp_warnings)
+  target_include_directories(nccl_bootstrap_probe PRIVATE ${PROJECT_SOURCE_DIR})
+  set_target_properties(nccl_bootstrap_probe PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  set_property(TEST cluster.multinode_2x2 APPEND PROPERTY ENVIRONMENT
+    "SIMCSEPP_NCCL_BOOTSTRAP_PROBE=$<TARGET_FILE:nccl_bootstrap_probe>")
+endif()

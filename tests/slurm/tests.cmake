@@ -18,3 +18,9 @@ simcsepp_add_slurm_test(slurm.preempt_requeue_resume preempt_requeue_test.sh 480
 # Every signal target (job step, batch script, its process group; several signals at once) under
 # srun and mpirun: exactly one checkpoint, exit 42, one requeue, resumed and finished.
 simcsepp_add_slurm_test(slurm.preempt_signals preempt_signals_test.sh 900)
+# The multi-node template on a two-node Slurm simulated with network namespaces (slurmctld on a
+# login namespace, one slurmd per node namespace; tests/slurm/slurm_netns_cluster.sh): 2 nodes x
+# 2 tasks via srun --mpi=pmix, topology per rank, training equal to 1 node x 4 ranks.
+simcsepp_add_slurm_test(slurm.multinode_sbatch multinode_sbatch_test.sh 420)
+set_property(TEST slurm.multinode_sbatch APPEND PROPERTY RESOURCE_LOCK multinode)
+set_property(TEST slurm.multinode_sbatch APPEND PROPERTY LABELS multinode)
