@@ -63,13 +63,28 @@ except Exception:
   list(GET _torch_nccl 1 SIMCSEPP_TORCH_NCCL_VERSION)
 
   if(SIMCSEPP_NCCL_ROOT)
-    _simcsepp_nccl_at("${SIMCSEPP_NCCL_ROOT}/include" "${SIMCSEPP_NCCL_ROOT}/lib;${SIMCSEPP_NCCL_ROOT}/lib64")
+    _simcsepp_nccl_at("${SIMCSEPP_NCCL_ROOT}/include"
+                      "${SIMCSEPP_NCCL_ROOT}/lib;${SIMCSEPP_NCCL_ROOT}/lib64;${SIMCSEPP_NCCL_ROOT}/lib/x86_64-linux-gnu")
     if(NOT _nccl_inc OR NOT _nccl_lib)
       message(FATAL_ERROR "simcsepp: SIMCSEPP_NCCL_ROOT=${SIMCSEPP_NCCL_ROOT} has no include/nccl.h and "
                           "lib/libnccl.so[.2]. HINT: point it at torch's site-packages/nvidia/nccl or the "
                           "CUDA toolkit (/usr/local/cuda), or leave it empty to pick one of those.")
     endif()
+    # Name a given root by what it is, so inspect says "torch wheel" for torch's copy either way.
+    file(REAL_PATH "${SIMCSEPP_NCCL_ROOT}" _given)
     set(SIMCSEPP_NCCL_SOURCE "SIMCSEPP_NCCL_ROOT")
+    if(_wheel_nccl)
+      file(REAL_PATH "${_wheel_nccl}" _w)
+      if(_given STREQUAL _w)
+        set(SIMCSEPP_NCCL_SOURCE "torch wheel")
+      endif()
+    endif()
+    if(CUDAToolkit_LIBRARY_ROOT)
+      file(REAL_PATH "${CUDAToolkit_LIBRARY_ROOT}" _t)
+      if(_given STREQUAL _t)
+        set(SIMCSEPP_NCCL_SOURCE "CUDA toolkit")
+      endif()
+    endif()
   endif()
   if(NOT _nccl_lib AND _wheel_nccl)
     _simcsepp_nccl_at("${_wheel_nccl}/include" "${_wheel_nccl}/lib")
