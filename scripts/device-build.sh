@@ -14,7 +14,8 @@
 # CUDA toolkit's ($SIMCSEPP_NCCL_ROOT overrides). One libnccl.so.2 serves simcsepp and
 # libtorch_cuda in a process, so one older than the NCCL libtorch_cuda was built with is refused.
 #
-# Environment: SIMCSEPP_BUILD_DIR (build-device/), SIMCSEPP_BUILD_TARGETS (default: all),
+# Environment: SIMCSEPP_BUILD_DIR (build-device/), SIMCSEPP_BUILD_TARGETS (default: all) and
+# SIMCSEPP_BUILD_TARGETS_MATCH (an extended regex over the target names, added when defined),
 # SIMCSEPP_DEVICE_DEPS (.device-deps), DEPS_PREFIX (/opt/simcsepp-deps), SIMCSEPP_PYTHON
 # (python3), CUDA_HOME (/usr/local/cuda), SIMCSEPP_NCCL_ROOT, OUT (logs; else build-device-out/).
 set -euo pipefail
@@ -146,6 +147,13 @@ cmake -S . -B "$build" -G "$generator" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE
 configured=$(date +%s)
 targets=()
 for t in ${SIMCSEPP_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+# Targets named by a pattern, when this tree defines them (device-check.sh: NCCL GoogleTests).
+if [ -n "${SIMCSEPP_BUILD_TARGETS_MATCH:-}" ] && [ -f "$build/build.ninja" ]; then
+  for t in $(ninja -C "$build" -t targets all | sed -n 's/^\([A-Za-z0-9_]*\): phony$/\1/p' | grep -E "$SIMCSEPP_BUILD_TARGETS_MATCH" || true); do
+    say "also building $t (matches $SIMCSEPP_BUILD_TARGETS_MATCH)"
+    targets+=(--target "$t")
+  done
+fi
 cmake --build "$build" -j "$(nproc)" "${targets[@]}" 2>&1 | tee "$out/build.log"
 end=$(date +%s)
 say "configured in $((configured - start)) s, built ${SIMCSEPP_BUILD_TARGETS:-all} in $((end - configured)) s" | tee -a "$out/build.log"
