@@ -53,6 +53,7 @@ case "${1:-}" in
   --dry-run) mode=dry ;;
   --cpu) mode=cpu ;;
   __stage) mode=stage ;;
+  __train) mode=train ;;
   "") ;;
   *) echo "usage: $0 [prepare | --dry-run | --cpu]" >&2; exit 2 ;;
 esac
@@ -174,7 +175,7 @@ EOF
   "$bin/simcsepp" prep --input "$data"/corpus/*.txt --output "$run/corpus" --vocab "$data/vocab.txt" --max-len 32
   common=(--model "$run/init" --corpus "$run/corpus" --objective simcse++ --batch-size "$batch" --max-len 32
     --max-steps "$steps" --eval-every "$eval" --checkpoint-every "$ckpt" --keep-checkpoints 10
-    --sts-dev "$data/sts-dev.csv" --device "$dev" --comm "$comm" --log-every 50 --metrics-port "$port")
+    --sts-dev "$data/sts-dev.csv" --device "$dev" --comm "$comm" --log-every 50)
   # Scrape /metrics once a second while training runs; keep the newest scrape past step 0.
   touch "$run/scraping"
   python3 - "$port" "$dir/metrics_scrape.txt" "$run/scraping" <<'EOF' &
@@ -193,7 +194,7 @@ while os.path.exists(flag):
 EOF
   scraper=$!
   set +e
-  mpirun -np 1 --bind-to none "$bin/simcsepp" train "${common[@]}" --run-dir "$run/a" 2>&1 | tee "$dir/train_a.log"
+  mpirun -np 1 --bind-to none "$bin/simcsepp" train "${common[@]}" --run-dir "$run/a" --metrics-port "$port" 2>&1 | tee "$dir/train_a.log"
   rc_a=${PIPESTATUS[0]}
   rm -f "$run/scraping"
   wait "$scraper"
@@ -227,8 +228,8 @@ step_s = [r["step_s"] for r in a if r.get("kind") == "step" and r.get("step", 0)
 if step_s:
     notes.append(f"median step {1000 * statistics.median(step_s):.1f} ms")
 ev = [r for r in a if r.get("kind") == "eval"]
-before = next((r["sts_dev_spearman_x100"] for r in ev if r.get("initial")), None)
-after = ev[-1]["sts_dev_spearman_x100"] if ev and not ev[-1].get("initial") else None
+before = next((round(r["sts_dev_spearman_x100"], 2) for r in ev if r.get("initial")), None)
+after = round(ev[-1]["sts_dev_spearman_x100"], 2) if ev and not ev[-1].get("initial") else None
 check("STS-B dev before and after", before is not None and after is not None and math.isfinite(after),
       f"Spearman x100 {before} -> {after} (random init)")
 cfg = f"{run}/a/model/config.json"
