@@ -14,7 +14,11 @@
 #include <string>
 
 #include "cluster/single_process_communicator.h"
+#include "simcsepp/build_config.h"
 #include "trainer/train_step.h"
+#if SIMCSEPP_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 using namespace simcsepp;
 
@@ -81,5 +85,15 @@ int main(int argc, char** argv) {
       "%.1f ms/step (last loss %.4f)\n",
       device_name.c_str(), at::get_num_threads(), static_cast<long long>(batch), static_cast<long long>(len),
       static_cast<long long>(layers), static_cast<long long>(hidden), ms, loss);
+#if SIMCSEPP_HAVE_CUDA
+  if (device.is_cuda()) {
+    // Peak over the whole run (warm-up included), as step_reference.py reports it.
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.has_index() ? device.index() : 0);
+    constexpr auto kAll = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    std::printf("simcsepp peak memory: allocated %.1f MiB, reserved %.1f MiB\n",
+                static_cast<double>(stats.allocated_bytes[kAll].peak) / (1 << 20),
+                static_cast<double>(stats.reserved_bytes[kAll].peak) / (1 << 20));
+  }
+#endif
   return 0;
 }

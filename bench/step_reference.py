@@ -75,3 +75,7 @@ if dev.type == "cuda":
 ms = (time.perf_counter() - t0) * 1000 / a.steps
 print(f"python HF reference simcse++ device={a.device} threads={torch.get_num_threads()} batch={a.batch} "
       f"len={a.len} layers={a.layers} hidden={a.hidden}: {ms:.1f} ms/step (last loss {loss:.4f})")
+if dev.type == "cuda":
+    # Peak over the whole run (warm-up included), as bench_step reports it.
+    print(f"python peak memory: allocated {torch.cuda.max_memory_allocated() / 2**20:.1f} MiB, "
+          f"reserved {torch.cuda.max_memory_reserved() / 2**20:.1f} MiB")

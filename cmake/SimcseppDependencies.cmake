@@ -76,19 +76,8 @@ add_library(simcsepp_torch_pch OBJECT ${CMAKE_BINARY_DIR}/simcsepp_torch_pch.cpp
 target_link_libraries(simcsepp_torch_pch PUBLIC simcsepp_torch simcsepp_warnings)
 target_precompile_headers(simcsepp_torch_pch PRIVATE <torch/torch.h>)
 
-# --- NCCL (GPU collectives) -------------------------------------------------------------------
-set(SIMCSEPP_HAVE_NCCL OFF)
-if(SIMCSEPP_HAVE_CUDA)
-  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include)
-  find_library(NCCL_LIBRARY NAMES nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
-  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
-    set(SIMCSEPP_HAVE_NCCL ON)
-    add_library(simcsepp_nccl INTERFACE)
-    target_include_directories(simcsepp_nccl SYSTEM INTERFACE ${NCCL_INCLUDE_DIR})
-    target_link_libraries(simcsepp_nccl INTERFACE ${NCCL_LIBRARY} CUDA::cudart)
-  endif()
-endif()
-message(STATUS "simcsepp: CUDA ${SIMCSEPP_HAVE_CUDA} (${CUDAToolkit_VERSION}), NCCL ${SIMCSEPP_HAVE_NCCL} (${NCCL_LIBRARY})")
+# --- NCCL (GPU collectives): torch's copy or the toolkit's, version-checked ----------------
+include(SimcseppNccl)
 
 find_package(MPI REQUIRED COMPONENTS CXX)
 find_package(HDF5 REQUIRED COMPONENTS C)

@@ -7,7 +7,10 @@
 //   objective_parity_tool encoder <dir>
 // loads spec.json's "model_dir" with load_hf_model, runs model::forward_objective on the token
 // columns ids_<c>.i64 / mask_<c>.i64 (int64 [N, L]) with the spec's pooler, runs backward and
-// writes result.json (loss parts, parameter names) and grad/<parameter name>.f32.
+// writes result.json (loss parts, parameter names) and grad/<parameter name>.f32. Optional spec
+// keys (tests/python/cuda_parity.py): "device" (cpu | cuda), "precision" (fp32 | bf16: the
+// encoder's CUDA bf16 autocast) and "write_outputs" (also hidden.f32 = last_hidden_state and
+// pooled.f32 = the pooled embedding of column 0, without gradient).
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -76,15 +79,23 @@ int run_encoder(const std::string& dir) {
   const auto spec = nlohmann::json::parse(in);
   const auto cfg = config_from(spec);
   auto encoder = model::load_hf_model(spec.at("model_dir").get<std::string>());
+  const torch::Device device(spec.value("device", "cpu"));
+  encoder->to(device);
+  encoder->set_mixed_precision(spec.value("precision", "fp32") == "bf16");
   encoder->train();
   const auto shape = spec.at("shape").get<std::vector<int64_t>>();
   std::vector<torch::Tensor> ids, masks;
   for (int c = 0; c < spec.at("columns").get<int>(); ++c) {
-    ids.push_back(read_i64(dir + "/ids_" + std::to_string(c) + ".i64", shape));
-    masks.push_back(read_i64(dir + "/mask_" + std::to_string(c) + ".i64", shape));
+    ids.push_back(read_i64(dir + "/ids_" + std::to_string(c) + ".i64", shape).to(device));
+    masks.push_back(read_i64(dir + "/mask_" + std::to_string(c) + ".i64", shape).to(device));
   }
   cluster::SingleProcessCommunicator comm;
   const auto pooler = model::parse_pooler(spec.value("pooler", "cls"));
+  if (spec.value("write_outputs", false)) {
+    torch::NoGradGuard no_grad;
+    testing::write_f32(dir + "/hidden.f32", encoder->last_hidden_state(ids[0], masks[0]));
+    testing::write_f32(dir + "/pooled.f32", encoder->forward(ids[0], masks[0], pooler));
+  }
   const auto loss = model::forward_objective(encoder, comm, cfg, pooler, ids, masks);
   loss.total.backward();
   std::filesystem::create_directories(dir + "/grad");

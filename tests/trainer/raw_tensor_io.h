@@ -25,7 +25,7 @@ inline torch::Tensor read_f32(const std::string& path, const std::vector<int64_t
 }
 
 inline void write_f32(const std::string& path, const torch::Tensor& t) {
-  const auto c = t.detach().to(torch::kFloat).contiguous();
+  const auto c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();  // CUDA tensors too
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char*>(c.data_ptr<float>()), c.numel() * sizeof(float));
   if (!out) throw Error("cannot write tensor file", path, "is the directory writable?");

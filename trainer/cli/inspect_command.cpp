@@ -10,9 +10,27 @@
 #include "trainer/cli/command.h"
 #include "trainer/cli/exit_codes.h"
 
+#if SIMCSEPP_HAVE_NCCL
+#include <dlfcn.h>
+#include <nccl.h>
+#endif
+
 namespace simcsepp::cli {
 
 namespace {
+
+#if SIMCSEPP_HAVE_NCCL
+// The libnccl.so.2 this process runs on (one per process, shared with libtorch_cuda) and its
+// version: the check that the linked one (build_config.h) is the one loaded.
+std::string loaded_nccl() {
+  int code = 0;
+  if (ncclGetVersion(&code) != ncclSuccess) return "ncclGetVersion failed";
+  Dl_info info{};
+  const char* path = dladdr(reinterpret_cast<void*>(&ncclGetVersion), &info) && info.dli_fname ? info.dli_fname : "?";
+  const int major = code / 10000, minor = code % 10000 / 100, patch = code % 100;  // NCCL >= 2.9 coding
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch) + " from " + path;
+}
+#endif
 
 class InspectCommand final : public Command {
  public:
@@ -35,7 +53,10 @@ class InspectCommand final : public Command {
               << "  CUDA build      no\n"
 #endif
 #if SIMCSEPP_HAVE_NCCL
-              << "  NCCL            compiled in\n"
+              << "  NCCL            " << SIMCSEPP_NCCL_VERSION << " linked from " << SIMCSEPP_NCCL_SOURCE << " ("
+              << SIMCSEPP_NCCL_LIBRARY << ")\n"
+              << "  NCCL loaded     " << loaded_nccl() << "\n"
+              << "  NCCL of torch   " << SIMCSEPP_TORCH_NCCL_VERSION << " (libtorch_cuda was built with)\n"
 #else
               << "  NCCL            not compiled (CPU collectives over MPI only)\n"
 #endif
