@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include "model/linear.h"
+
 namespace simcsepp::model {
 
 namespace nn = torch::nn;
@@ -48,8 +50,9 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
   auto heads = [&](const torch::Tensor& t) { return t.view({batch, length, num_heads_, -1}).transpose(1, 2); };
   // SDPA picks the fused kernel (flash / memory-efficient on CUDA, flash on CPU); its attention
   // dropout draws from the default generator, like every other dropout here.
-  auto context = at::scaled_dot_product_attention(heads(query(hidden)), heads(key(hidden)), heads(value(hidden)),
-                                                  keep_mask, dropout ? dropout_prob_ : 0.0, /*is_causal=*/false);
+  auto context = at::scaled_dot_product_attention(heads(apply_linear(query, hidden)), heads(apply_linear(key, hidden)),
+                                                  heads(apply_linear(value, hidden)), keep_mask,
+                                                  dropout ? dropout_prob_ : 0.0, /*is_causal=*/false);
   return context.transpose(1, 2).reshape({batch, length, width});
 }
 
@@ -61,7 +64,7 @@ BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_features, const BertCo
 }
 
 torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& x, const torch::Tensor& residual, bool dropout) {
-  return LayerNorm(torch::dropout(dense(x), dropout_prob_, dropout) + residual);
+  return LayerNorm(torch::dropout(apply_linear(dense, x), dropout_prob_, dropout) + residual);
 }
 
 BertAttentionImpl::BertAttentionImpl(const BertConfig& config) {
@@ -81,7 +84,7 @@ BertIntermediateImpl::BertIntermediateImpl(const BertConfig& config) {
 }
 
 torch::Tensor BertIntermediateImpl::forward(const torch::Tensor& hidden) {
-  return torch::gelu(dense(hidden));  // approximate="none": exact erf GELU, as BERT's "gelu"
+  return torch::gelu(apply_linear(dense, hidden));  // approximate="none": exact erf GELU, as BERT's "gelu"
 }
 
 BertLayerImpl::BertLayerImpl(const BertConfig& config) {

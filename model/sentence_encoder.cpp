@@ -1,43 +1,14 @@
-// sentence_encoder.cpp - BERT + MLP head + poolers, optional bf16 autocast on CUDA.
+// sentence_encoder.cpp - BERT + MLP head + poolers.
 #include "model/sentence_encoder.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include "model/linear.h"
 #include "model/loss_precision.h"
 
 namespace simcsepp::model {
 
 namespace {
-
-// Enables CUDA bf16 autocast for one scope and restores the previous state, so a caller that
-// already runs under autocast (the trainer's step) is unaffected.
-class ScopedCudaBf16Autocast {
- public:
-  explicit ScopedCudaBf16Autocast(bool enable)
-      : enable_(enable),
-        was_enabled_(at::autocast::is_autocast_enabled(at::kCUDA)),
-        previous_dtype_(at::autocast::get_autocast_dtype(at::kCUDA)) {
-    if (!enable_) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::increment_nesting();
-  }
-  ~ScopedCudaBf16Autocast() {
-    if (!enable_) return;
-    // Casted-weight cache lives for the outermost autocast region only.
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(at::kCUDA, was_enabled_);
-    at::autocast::set_autocast_dtype(at::kCUDA, previous_dtype_);
-  }
-  ScopedCudaBf16Autocast(const ScopedCudaBf16Autocast&) = delete;
-  ScopedCudaBf16Autocast& operator=(const ScopedCudaBf16Autocast&) = delete;
-
- private:
-  bool enable_;
-  bool was_enabled_;
-  at::ScalarType previous_dtype_;
-};
 
 // Mean over non-padding positions: [B, L, H], [B, L] -> [B, H].
 torch::Tensor masked_mean(const torch::Tensor& hidden, const torch::Tensor& attention_mask) {
@@ -51,7 +22,7 @@ MlpHeadImpl::MlpHeadImpl(int64_t hidden_size) {
   dense = register_module("dense", torch::nn::Linear(hidden_size, hidden_size));
 }
 
-torch::Tensor MlpHeadImpl::forward(const torch::Tensor& cls) { return torch::tanh(dense(cls)); }
+torch::Tensor MlpHeadImpl::forward(const torch::Tensor& cls) { return torch::tanh(apply_linear(dense, cls)); }
 
 SentenceEncoderImpl::SentenceEncoderImpl(const BertConfig& config) {
   bert = register_module("bert", BertModel(config));
@@ -72,7 +43,6 @@ void SentenceEncoderImpl::reset_mlp(uint64_t seed) {
 
 BertOutput SentenceEncoderImpl::encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                        bool dropout_on, bool want_first_layer_output) {
-  ScopedCudaBf16Autocast autocast(mixed_precision_ && input_ids.is_cuda());
   return bert->forward(input_ids, attention_mask, is_training() && dropout_on, want_first_layer_output);
 }
 
@@ -84,10 +54,7 @@ torch::Tensor SentenceEncoderImpl::last_hidden_state(const torch::Tensor& input_
 torch::Tensor SentenceEncoderImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                            Pooler pooler, bool dropout_on) {
   const auto output = encode(input_ids, attention_mask, dropout_on, pooler == Pooler::kAvgFirstLast);
-  if (pooler == Pooler::kCls) {
-    ScopedCudaBf16Autocast autocast(mixed_precision_ && input_ids.is_cuda());
-    return at_least_fp32(mlp(output.last_hidden_state.select(1, 0)));
-  }
+  if (pooler == Pooler::kCls) return at_least_fp32(mlp(output.last_hidden_state.select(1, 0)));
   return at_least_fp32(pool_hidden_states(output, attention_mask, pooler));
 }
 

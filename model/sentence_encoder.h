@@ -3,8 +3,10 @@
 //
 // Parameters are named as in SimCSE checkpoints: "bert.<HF BertModel key>" and "mlp.dense.*".
 // forward() returns one embedding per sentence, fp32 even when the encoder ran under bf16
-// autocast (CUDA inputs with mixed precision on), so the objectives always see fp32 (fp64 for a
-// float64 model: tests compare distributed and single-process training in double).
+// autocast, so the objectives always see fp32 (fp64 for a float64 model: tests compare
+// distributed and single-process training in double). The encoder opens no autocast region of
+// its own: the caller opens one around all its encoder calls (model/autocast_scope.h), so the
+// bf16 copies of the weights are made once per forward pass, not once per call.
 //
 // Dropout is on only when the module is in train() mode AND the call passes dropout_on=true;
 // dropout_on=false gives the off-dropout pass of SimCSE++ without touching any module state, so
@@ -45,11 +47,6 @@ class SentenceEncoderImpl : public torch::nn::Module {
   torch::Tensor last_hidden_state(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                   bool dropout_on = true);
 
-  // bf16 autocast around the encoder for CUDA inputs (weights stay fp32). Off by default; no
-  // effect on CPU inputs.
-  void set_mixed_precision(bool bf16) { mixed_precision_ = bf16; }
-  bool mixed_precision() const { return mixed_precision_; }
-
   // Re-draws the MLP head (N(0, initializer_range), bias 0) from a private generator seeded
   // with `seed`; used when a checkpoint has no head.
   void reset_mlp(uint64_t seed = kDefaultMlpSeed);
@@ -62,8 +59,6 @@ class SentenceEncoderImpl : public torch::nn::Module {
  private:
   BertOutput encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, bool dropout_on,
                     bool want_first_layer_output);
-
-  bool mixed_precision_ = false;
 };
 TORCH_MODULE(SentenceEncoder);
 

@@ -14,6 +14,7 @@
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
 #include "data/token_batch.h"
+#include "model/autocast_scope.h"
 #include "model/hf_checkpoint.h"
 
 namespace simcsepp::trainer {
@@ -159,6 +160,8 @@ torch::Tensor SentenceEmbedder::embed_distinct(const std::vector<std::string>& s
   TrainModeRestorer restore(*encoder_);
   encoder_->eval();
   torch::NoGradGuard no_grad;
+  // One region for all batches: each weight is cast to bf16 once per embed() call.
+  model::AutocastScope autocast(device_.type(), options_.bf16);
   std::vector<std::vector<int32_t>> chunk;
   for (int64_t start = 0; start < n; start += options_.batch_size) {
     const int64_t end = std::min(n, start + options_.batch_size);

@@ -4,8 +4,10 @@
 // truncated to max_len, sorts the sentences by token count so each
 // batch pads only to its own longest sentence (padding is masked, so the order changes speed, not
 // results), runs the encoder without dropout and without autograd on `device`, and returns the
-// embeddings in input order as fp32 on the CPU. The encoder is switched to eval() for the call and
-// restored to the train/eval mode it was in, also when an exception leaves the call.
+// embeddings in input order as fp32 on the CPU. With `bf16` the encoder calls of one embed() run
+// in one bf16 autocast region on `device` (model/autocast_scope.h; CPU autocast on a CPU); the
+// default is fp32, as `simcsepp eval` and the trainer's STS-B evaluation. The encoder is switched to eval() for the
+// call and restored to the train/eval mode it was in, also when an exception leaves the call.
 //
 // Not thread-safe: one embedder (and its encoder) per thread.
 #pragma once
@@ -25,6 +27,7 @@ struct EmbedOptions {
   int64_t max_len = 512;     // tokens including [CLS]/[SEP]; SentEval does not truncate at 32
   int64_t batch_size = 128;  // sentences per encoder call
   bool normalize = false;    // L2-normalise each embedding
+  bool bf16 = false;         // bf16 autocast of the encoder (output stays fp32)
 };
 
 class SentenceEmbedder {

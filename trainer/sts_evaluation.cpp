@@ -60,9 +60,10 @@ StsScore score_pairs(SentenceEmbedder& embedder, const data::StsPairSet& pairs) 
 
 StsScore evaluate_sts(model::SentenceEncoder& encoder, const data::WordPieceTokenizer& tokenizer,
                       const data::StsPairSet& pairs, model::Pooler pooler, int64_t max_len, int64_t batch_size,
-                      torch::Device device) {
+                      torch::Device device, bool bf16) {
   EmbedOptions options;
   options.pooler = pooler;
+  options.bf16 = bf16;
   options.max_len = max_len;
   options.batch_size = batch_size;
   SentenceEmbedder embedder(encoder, tokenizer, options, device);

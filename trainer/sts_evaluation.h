@@ -34,10 +34,12 @@ struct StsScore {
 // STS-B dev (or any STS pair set): cosine of the two sentence embeddings, Spearman x 100, and
 // the alignment/uniformity of the same embeddings.
 // max_len: tokens per sentence including [CLS]/[SEP] (evaluation normally uses the model's max
-// positions, default_eval_max_len()); batch_size: sentences per encoder call.
+// positions, default_eval_max_len()); batch_size: sentences per encoder call; bf16: bf16 autocast
+// of the encoder (EmbedOptions::bf16). fp32 by default, as `simcsepp eval`: the trainer's best
+// checkpoint is then chosen by the score `eval` reproduces.
 StsScore evaluate_sts(model::SentenceEncoder& encoder, const data::WordPieceTokenizer& tokenizer,
                       const data::StsPairSet& pairs, model::Pooler pooler, int64_t max_len, int64_t batch_size,
-                      torch::Device device);
+                      torch::Device device, bool bf16 = false);
 
 // Cosine similarity per pair: rows of a [N, H] and b [N, H] (fp32) -> N fp32 scores, accumulated
 // in double so identical rows give exactly 1. A zero vector gives 0 (SentEval's nan_to_num).

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "cluster/base/error.h"
+#include "model/autocast_scope.h"
 #include "model/objective.h"
 #include "model/objective_forward.h"
 
@@ -22,6 +23,18 @@ torch::Tensor host_to_device(const std::vector<int64_t>& values, const data::Tok
 }
 
 }  // namespace
+
+torch::Tensor global_norm(const std::vector<torch::Tensor>& buffers) {
+  SIMCSEPP_CHECK(!buffers.empty(), "global_norm of no buffers");
+  // One fused reduction per buffer (no parameter-sized temporary, unlike pow(2).sum()); 16-bit
+  // buffers accumulate in fp32, fp64 ones in fp64.
+  std::vector<torch::Tensor> norms;
+  for (const auto& b : buffers) {
+    const auto acc = b.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+    norms.push_back(torch::linalg_vector_norm(b, 2, std::nullopt, false, acc).to(torch::kFloat));
+  }
+  return norms.size() == 1 ? norms.front() : torch::linalg_vector_norm(torch::stack(norms), 2);
+}
 
 torch::Tensor to_ids_tensor(const data::TokenBatch& batch, torch::Device device) {
   return host_to_device(batch.input_ids, batch, device);
@@ -39,7 +52,6 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
       schedule_(config_.adamw.lr, config_.warmup_steps, config_.total_steps) {
   SIMCSEPP_CHECK(config_.grad_accum >= 1, "grad_accum must be >= 1");
   encoder_->train();
-  encoder_->set_mixed_precision(config_.mixed_precision && device_.is_cuda());
   auto params = encoder_->parameters();
   cluster::GradientReducerOptions reducer_options;
   reducer_options.bucket_bytes = config_.bucket_bytes;
@@ -71,7 +83,13 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
       ids.push_back(to_ids_tensor(c, device_));
       masks.push_back(to_mask_tensor(c, device_));
     }
-    const auto views = model::encode_views(encoder_, config_.objective, config_.pooler, ids, masks);
+    model::ObjectiveViews views;
+    {
+      // One autocast region for all encoder calls of this forward pass: each weight is cast to
+      // bf16 once. The loss (below) and backward run outside it, in fp32.
+      model::AutocastScope autocast(device_.type(), config_.mixed_precision);
+      views = model::encode_views(encoder_, config_.objective, config_.pooler, ids, masks);
+    }
     const auto loss = model::objective_loss(comm_, config_.objective, views);
     clock.lap(PhaseClock::kForward);
     (loss.total * scale).backward();
@@ -85,9 +103,7 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
   clock.lap(PhaseClock::kCommunication);
 
   torch::NoGradGuard no_grad;
-  auto sq = zero.clone();
-  for (const auto& b : reducer_->buffers()) sq += b.to(torch::kFloat).pow(2).sum();
-  out.grad_norm = sq.sqrt();
+  out.grad_norm = global_norm(reducer_->buffers());
   // One tiny collective: every rank skips the same updates and stops at the same step.
   auto control =
       torch::stack({torch::logical_not(torch::isfinite(out.loss) & torch::isfinite(out.grad_norm)).to(torch::kFloat),

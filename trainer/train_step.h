@@ -43,7 +43,9 @@ struct TrainStepConfig {
   double grad_clip = 0.0;   // max global L2 norm; 0 = off
   int64_t grad_accum = 1;
   int64_t bucket_bytes = 25 * 1024 * 1024;  // gradient all-reduce bucket size
-  bool mixed_precision = false;             // bf16 autocast of the encoder (CUDA only)
+  // bf16 autocast of the encoder calls, one region per micro-batch forward (model/autocast_scope.h);
+  // CUDA, or CPU autocast where asked for (tests, --precision bf16). Losses stay fp32.
+  bool mixed_precision = false;
   // Every this many updates, StepOutput::singular_values of the batch embedding matrix (for
   // the effective-rank metric; on CUDA the SVD may synchronise once); 0 = never.
   int64_t diagnostics_every = 0;
@@ -110,6 +112,9 @@ class TrainStep {
   int64_t updates_ = 0;
   bool stop_requested_ = false;
 };
+
+// Global L2 norm over the flat gradient buffers as a device fp32 scalar (no host read).
+torch::Tensor global_norm(const std::vector<torch::Tensor>& buffers);
 
 // [rows, max_len] int64 tensors of a TokenBatch on `device`.
 torch::Tensor to_ids_tensor(const data::TokenBatch& batch, torch::Device device);

@@ -86,6 +86,10 @@ void TrainOptions::validate() const {
          "'" + metrics_bind + "' is not an IP address", "--metrics-bind",
          "use 127.0.0.1 (this host only), 0.0.0.0 (all interfaces) or an address of one of this host's interfaces");
   }
+  need(precision == "auto" || precision == "bf16" || precision == "fp32", "unknown precision '" + precision + "'",
+       "--precision", "use auto (bf16 on a GPU, fp32 on a CPU), bf16, or fp32 (e.g. to debug on a GPU)");
+  need(eval_precision == "fp32" || eval_precision == "bf16", "unknown evaluation precision '" + eval_precision + "'",
+       "--eval-precision", "use fp32 (the default, as `simcsepp eval`) or bf16");
   if (resume != "none" && resume != "auto" && !fs::is_regular_file(resume)) {
     if (fs::is_directory(resume)) {
       throw Error("'" + resume + "' is a directory; --resume takes a checkpoint file, auto or none", "--resume",
@@ -137,7 +141,14 @@ nlohmann::json TrainOptions::to_json() const {
           {"bucket_mb", bucket_mb},
           {"check_params_every", check_params_every},
           {"diagnostics_every", diagnostics_every},
-          {"peak_tflops", peak_tflops}};
+          {"peak_tflops", peak_tflops},
+          {"precision", precision},
+          {"eval_precision", eval_precision}};
+}
+
+Precisions resolve_precisions(const TrainOptions& o, bool cuda_device) {
+  return {.train_bf16 = o.precision == "bf16" || (o.precision == "auto" && cuda_device),
+          .eval_bf16 = o.eval_precision == "bf16"};
 }
 
 namespace {
@@ -382,7 +393,9 @@ int run_training(const TrainOptions& o) {
   sc.grad_clip = o.grad_clip;
   sc.grad_accum = o.grad_accum;
   sc.bucket_bytes = o.bucket_mb * 1024 * 1024;
-  sc.mixed_precision = device.is_cuda();
+  const Precisions precisions = resolve_precisions(o, device.is_cuda());
+  sc.mixed_precision = precisions.train_bf16;
+  const char* eval_precision_name = precisions.eval_bf16 ? "bf16" : "fp32";
   sc.diagnostics_every = o.diagnostics_every;
   TrainStep step(encoder, sc, comm);
   const auto eval_pooler = model::parse_pooler(o.eval_pooler);
@@ -422,7 +435,8 @@ int run_training(const TrainOptions& o) {
   if (metrics && resume_from.empty()) metrics->write("config", run_config);
   LOG_INFO("training " << objective.name() << " for " << total_steps << " steps (" << steps_per_epoch
                        << " per epoch), global batch " << o.batch_size * comm.world_size() * o.grad_accum << " on "
-                       << device.str() << ", " << comm.world_size() << " rank(s)");
+                       << device.str() << ", " << comm.world_size() << " rank(s), "
+                       << (sc.mixed_precision ? "bf16" : "fp32") << " step, " << eval_precision_name << " evaluation");
 
   Progress bar(total_steps, o.log_every, rank == 0);
   double last_dev = std::numeric_limits<double>::quiet_NaN();
@@ -451,7 +465,8 @@ int run_training(const TrainOptions& o) {
   };
   // candidate = false: the starting model's score, reported as "before" but never selected.
   auto evaluate = [&](bool candidate) {
-    const auto score = evaluate_sts(step.encoder(), tokenizer, dev_pairs, eval_pooler, eval_max_len, 128, device);
+    const auto score = evaluate_sts(step.encoder(), tokenizer, dev_pairs, eval_pooler, eval_max_len, 128, device,
+                                    precisions.eval_bf16);
     last_dev = score.spearman_x100;
     prom.record_eval({.step = progress.step,
                       .spearman = score.spearman_x100 / 100.0,
@@ -465,6 +480,7 @@ int run_training(const TrainOptions& o) {
                                 {"pairs", score.pairs},
                                 {"alignment", score.alignment},
                                 {"uniformity", score.uniformity},
+                                {"precision", eval_precision_name},
                                 {"initial", true}});
       bar.break_line();
       LOG_INFO("step " << progress.step << ": STS-B dev Spearman " << score.spearman_x100 << " (before training)");
@@ -483,6 +499,7 @@ int run_training(const TrainOptions& o) {
                               {"pairs", score.pairs},
                               {"alignment", score.alignment},
                               {"uniformity", score.uniformity},
+                              {"precision", eval_precision_name},
                               {"best", better},
                               {"best_score", progress.best_score},
                               {"best_step", progress.best_step}});

@@ -57,11 +57,21 @@ struct TrainOptions {
   std::string run_id;       // metrics label; default: $SLURM_JOB_ID or the run directory's name
   int64_t diagnostics_every = 50;  // effective rank of the batch embeddings every K updates; 0 = off
   double peak_tflops = 0;          // per device, for MFU; 0 = from the GPU's name (unknown: no MFU)
+  std::string precision = "auto";  // step: auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
+  std::string eval_precision = "fp32";  // STS-B dev evaluation: fp32 (as `simcsepp eval`) | bf16
 
   // Rejects nonsense values (naming the option, with a HINT) before any work starts.
   void validate() const;
   nlohmann::json to_json() const;
 };
+
+// --precision and --eval-precision on a device (CUDA or not): whether the step and the STS-B
+// dev evaluation run under bf16 autocast. Call after validate().
+struct Precisions {
+  bool train_bf16 = false;
+  bool eval_bf16 = false;
+};
+Precisions resolve_precisions(const TrainOptions& options, bool cuda_device);
 
 // Returns the process exit code (kExitOk, or kExitPreempted after a preemption checkpoint).
 // Throws simcsepp::Error on bad input.

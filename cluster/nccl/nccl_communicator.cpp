@@ -6,6 +6,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/torch.h>
 
+#include <exception>
 #include <sstream>
 
 #include "cluster/base/error.h"
@@ -90,7 +91,7 @@ class NcclWork final : public CollectiveWork {
 }  // namespace
 
 NcclCommunicator::NcclCommunicator(MPI_Comm bootstrap, int device_index, double timeout_s)
-    : device_(device_index), timeout_s_(timeout_s) {
+    : device_(device_index), timeout_s_(timeout_s), uncaught_at_construction_(std::uncaught_exceptions()) {
   MPI_Comm_rank(bootstrap, &rank_);
   MPI_Comm_size(bootstrap, &world_);
   c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
@@ -101,7 +102,7 @@ NcclCommunicator::NcclCommunicator(MPI_Comm bootstrap, int device_index, double 
       std::chrono::milliseconds(100), [this] { return poll(); },
       [this](const std::string& failure) { abort_all(failure); });
 
-  const ncclUniqueId id = broadcast_nccl_unique_id(bootstrap, 0);
+  const ncclUniqueId id = broadcast_nccl_unique_id(bootstrap, 0, timeout_s_);
   ncclComm_t comm = nullptr;
   {
     // A peer that never arrives leaves ncclCommInitRank blocked: the watchdog times it out.
@@ -114,16 +115,51 @@ NcclCommunicator::NcclCommunicator(MPI_Comm bootstrap, int device_index, double 
   LOG_INFO("NCCL " << version << " communicator: " << world_ << " ranks, cuda:" << device_);
 }
 
+// Unverified on a GPU (none was available when this was written; it compiles and links): the
+// order below follows NCCL's documented rules (finalize flushes, destroy frees, abort never
+// waits) but no test has run it.
 NcclCommunicator::~NcclCommunicator() {
-  watchdog_.reset();
   c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
-  if (stream_) cudaStreamSynchronize(stream_->stream());
+  ncclComm_t comm = comm_.load();
+  // Finalize waits for the peers' matching operations: while an exception unwinds, after an
+  // async NCCL error or with a sticky CUDA error they may never come. Abort instead (it does
+  // not wait; the peers see the abort as an error or time out).
+  const std::string failure = unhealthy_reason();
+  if (!failure.empty()) {
+    LOG_WARN("NCCL communicator: aborting instead of finalising: " << failure);
+    watchdog_.reset();
+    if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommAbort(c);
+  } else if (comm) {
+    // The watchdog stays alive through finalisation: queued collectives and the finalize itself
+    // are watched, so a peer that never finishes turns into a job abort after the timeout, not a
+    // hang at exit. comm_ stays set meanwhile, so the watchdog's abort reaches this communicator.
+    {
+      InFlightScope scope(in_flight_, "ncclCommFinalize", 0);
+      if (stream_) cudaStreamSynchronize(stream_->stream());
+      ncclCommFinalize(comm);  // blocking communicator: returns once flushed
+    }
+    watchdog_.reset();
+    if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommDestroy(c);
+  }
+  watchdog_.reset();
   pending_.clear();
   if (ready_) cudaEventDestroy(ready_);
-  if (ncclComm_t comm = comm_.exchange(nullptr)) {
-    ncclCommFinalize(comm);
-    ncclCommDestroy(comm);
+}
+
+std::string NcclCommunicator::unhealthy_reason() {
+  if (std::uncaught_exceptions() > uncaught_at_construction_) return "an exception is in flight";
+  if (ncclComm_t comm = comm_.load()) {
+    ncclResult_t async = ncclSuccess;
+    ncclCommGetAsyncError(comm, &async);
+    if (async != ncclSuccess && async != ncclInProgress)
+      return std::string("NCCL asynchronous error: ") + ncclGetErrorString(async);
   }
+  // A sticky error (illegal address, ...) poisons the context: every later call returns it.
+  if (stream_) {
+    const cudaError_t e = cudaStreamQuery(stream_->stream());
+    if (e != cudaSuccess && e != cudaErrorNotReady) return std::string("CUDA error: ") + cudaGetErrorString(e);
+  }
+  return {};
 }
 
 void NcclCommunicator::check_call(ncclResult_t result, const char* call, const char* file, int line) {

@@ -15,6 +15,10 @@
 // Failure handling: a watchdog thread polls ncclCommGetAsyncError and the completion events of
 // queued collectives; an async error or a collective older than the timeout calls
 // ncclCommAbort and MPI_Abort with rank, host and the NCCL error in the message.
+// Shutdown: the destructor finalises (flush, then destroy) with the watchdog still running, so
+// a peer that never completes makes it abort after the timeout instead of hanging; while an
+// exception unwinds, after an async NCCL error or a sticky CUDA error it calls ncclCommAbort
+// instead, which does not wait. The unique-id broadcast runs under the same timeout.
 // Threading: collectives from the training thread (or the autograd thread during backward, one
 // at a time); the watchdog only polls.
 // dtypes: float32/64, float16, bfloat16, int32/64, uint8/bool (bool reductions: kMax only).
@@ -30,6 +34,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "cluster/collective_watchdog.h"
 #include "cluster/communicator.h"
@@ -75,11 +80,14 @@ class NcclCommunicator final : public Communicator {
   void check_call(ncclResult_t result, const char* call, const char* file, int line);
   std::string poll();  // the watchdog's check
   [[noreturn]] void abort_all(const std::string& reason);
+  // Why finalize could hang (exception unwinding, async NCCL error, sticky CUDA error); "" if none.
+  std::string unhealthy_reason();
 
   int rank_ = 0;
   int world_ = 1;
   int device_ = 0;
   double timeout_s_;
+  int uncaught_at_construction_;  // std::uncaught_exceptions() then: > it in the destructor = unwinding
   std::atomic<ncclComm_t> comm_{nullptr};
   std::unique_ptr<c10::cuda::CUDAStream> stream_;
   cudaEvent_t ready_ = nullptr;

@@ -21,7 +21,8 @@ simcsepp_add_python_test(cluster.fault cluster_fault_test.py)
 string(JOIN " " _cluster_mpirun ${SIMCSEPP_MPIRUN})  # a ';' would split the ENVIRONMENT list
 set_property(TEST cluster.fault APPEND PROPERTY ENVIRONMENT
   "SIMCSEPP_MPI_TEST_BIN=$<TARGET_FILE:test_cluster_mpi>"
-  "SIMCSEPP_MPIRUN=${_cluster_mpirun}")
+  "SIMCSEPP_MPIRUN=${_cluster_mpirun}"
+  "SIMCSEPP_HAVE_NCCL=${SIMCSEPP_HAVE_NCCL}")
 set_property(TEST cluster.fault PROPERTY TIMEOUT 300)
 
 # The data-parallel equivalence test (W ranks x batch B == 1 process x batch W*B, every

@@ -2,7 +2,9 @@
 
 Runs the DISABLED_ FaultInjection cases of test_cluster_mpi under mpirun (2 ranks) with a 3 s
 collective timeout and checks: non-zero exit, the expected message, and that the job ended well
-before the hang it would otherwise be (a stuck rank sleeps 120 s).
+before the hang it would otherwise be (a stuck rank sleeps 120 s). Cases: a rank stuck before an
+all-reduce, a dead rank, diverged parameters, and (NCCL builds) the NCCL unique-id broadcast whose
+root never arrives.
 """
 import os
 import shlex
@@ -44,6 +46,18 @@ def main():
     check(rc != 0, "dead rank: job must fail", out)
     check(took < 40, f"dead rank: ended after {took:.1f} s", out)
     print(f"dead rank: job ended after {took:.1f} s")
+
+    # The NCCL rendezvous needs no GPU, only an NCCL build.
+    if os.environ.get("SIMCSEPP_HAVE_NCCL") == "ON":
+        rc, out, took = run_case("NcclBootstrapRootNeverJoins")
+        check(rc != 0, "nccl bootstrap: job must fail", out)
+        check("broadcast of the NCCL unique id from rank 0" in out and "has not completed after" in out,
+              "nccl bootstrap: timeout message names the root", out)
+        check("rank 1/2 on " + host in out, "nccl bootstrap: message names the waiting rank and host", out)
+        check(took < 40, f"nccl bootstrap: ended after {took:.1f} s, expected about the 3 s timeout", out)
+        print(f"nccl bootstrap, root never joins: aborted after {took:.1f} s")
+    else:
+        print("nccl bootstrap: NOT TESTED (this build has no NCCL)")
 
     rc, out, took = run_case("DivergenceAborts", timeout_s=30)
     check(rc != 0, "divergence: job must fail", out)

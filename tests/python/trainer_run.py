@@ -4,10 +4,12 @@
    with --resume auto give identical per-step losses and bit-identical final parameters;
    a corrupt newest checkpoint is skipped with a warning by --resume auto;
 2. outputs: metrics.jsonl (step/eval/summary lines), best/, exported model/, summary.json;
+   precision: every evaluation runs in fp32 by default, also after bf16 steps (--precision bf16,
+   CPU autocast here), as `simcsepp eval` scores;
 3. numerical safety: a model with a NaN weight skips every update (parameters unchanged), aborts
    after --max-skipped-steps with a clear message and a checkpoint;
 4. preemption: SIGUSR1 -> checkpoint and exit code 42; --resume auto continues;
-5. bad input: batch 0, negative lr, max_len above the model's positions, a corpus made with
+5. bad input: batch 0, negative lr, unknown precisions, max_len above the model's positions, a corpus made with
    another vocabulary, a model directory with a missing tensor: exit 1 before any work, with the
    option/file named.
 """
@@ -131,6 +133,21 @@ def main():
         best = json.load(open(os.path.join(run_a, "best", "best.json")))
         check(best["step"] == summary["best_step"], "best/best.json agrees with the summary")
         check(os.path.isfile(os.path.join(run_a, "model", "config.json")), "best model exported to run/model")
+        evals = [rec for rec in records if rec["kind"] == "eval"]
+        check(all(rec["precision"] == "fp32" for rec in evals), "run A evaluates in fp32")
+        check("fp32 step, fp32 evaluation" in r.stderr, "run A names its precisions")
+
+        # A bf16 step (CPU autocast) still evaluates in fp32 by default, as `simcsepp eval`.
+        run_bf = os.path.join(tmp, "run_bf16")
+        bf_args = list(common)
+        bf_args[bf_args.index("--max-steps") + 1] = "2"
+        r = run(["train", "--run-dir", run_bf, "--precision", "bf16", "--no-export"] + bf_args)
+        check(r.returncode == 0, "bf16 run exits 0: " + r.stderr[-500:])
+        check("bf16 step, fp32 evaluation" in r.stderr, "bf16 run names its precisions")
+        bf_records = [json.loads(l) for l in open(os.path.join(run_bf, "metrics.jsonl"))]
+        bf_evals = [rec for rec in bf_records if rec["kind"] == "eval"]
+        check(bf_evals and all(rec["precision"] == "fp32" for rec in bf_evals), "bf16 training evaluates in fp32")
+        check(all(np.isfinite(losses(run_bf))), "bf16 run losses are finite")
 
         # 1. Killed after S+2 steps (checkpoint at S), then resumed.
         run_b = os.path.join(tmp, "run_b")
@@ -209,6 +226,8 @@ def main():
         bad(with_opt("--batch-size", "0"), "--batch-size", "batch 0")
         bad(with_opt("--lr", "-1e-5"), "--lr", "negative lr")
         bad(with_opt("--max-len", "128"), "max_position_embeddings", "max_len above the model's positions")
+        bad(with_opt("--precision", "fp16"), "--precision", "unknown precision")
+        bad(with_opt("--eval-precision", "auto"), "--eval-precision", "unknown evaluation precision")
         other_vocab = os.path.join(tmp, "other_vocab.txt")
         lines = open(VOCAB).read().split("\n")
         lines[2000] = "zzzqqq"

@@ -52,7 +52,8 @@ class EmbedCommand final : public Command {
         "chunk-lines", po::value(&c_.chunk_lines)->default_value(c_.chunk_lines),
         "lines read, sorted and written at a time (bounds memory)")(
         "device", po::value(&c_.device)->default_value(c_.device), "auto | cpu | cuda | cuda:N")(
-        "bf16", po::bool_switch(&c_.bf16), "bf16 autocast on GPU (output stays float32)");
+        "bf16", po::bool_switch(&c_.bf16),
+        "bf16 autocast of the encoder (faster on GPU; output stays float32); default fp32");
   }
 
   void validate(const po::variables_map&) override {
@@ -74,9 +75,9 @@ class EmbedCommand final : public Command {
     const auto device = trainer::parse_device(c_.device);
     data::LineReader in(c_.input);  // plain or gzip'd text, checked complete and not binary
     auto m = trainer::load_inference_model(c_.model_dir, device);
-    m.encoder->set_mixed_precision(c_.bf16);
     trainer::EmbedOptions options;
     options.pooler = pooler_;
+    options.bf16 = c_.bf16;
     options.normalize = c_.normalize;
     options.max_len = c_.max_len > 0 ? c_.max_len : trainer::default_eval_max_len(m.encoder->config());
     options.batch_size = c_.batch_size;

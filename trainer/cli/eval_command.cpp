@@ -68,7 +68,8 @@ class EvalCommand final : public Command {
                                                    "auto | cpu | cuda | cuda:N")(
         "output", po::value(&c_.output)->default_value(c_.output), "JSON results file")(
         "include-train", po::bool_switch(&c_.include_train), "also score the STS-B and SICK train splits (slow)")(
-        "bf16", po::bool_switch(&c_.bf16), "bf16 autocast on GPU (faster; cosines still fp32)");
+        "bf16", po::bool_switch(&c_.bf16),
+        "bf16 autocast of the encoder (faster on GPU; cosines still fp32); default fp32");
   }
 
   void validate(const po::variables_map&) override {
@@ -93,9 +94,9 @@ class EvalCommand final : public Command {
       if (!tasks.back().missing.empty()) LOG_WARN(spec->name << " missing: " << tasks.back().missing);
     }
     auto m = trainer::load_inference_model(c_.model_dir, device);
-    m.encoder->set_mixed_precision(c_.bf16);
     trainer::EmbedOptions options;
     options.pooler = pooler_;
+    options.bf16 = c_.bf16;
     options.max_len = c_.max_len > 0 ? c_.max_len : trainer::default_eval_max_len(m.encoder->config());
     options.batch_size = c_.batch_size;
     trainer::SentenceEmbedder embedder(m.encoder, m.tokenizer, options, device);

@@ -52,6 +52,10 @@ class TrainCommand final : public Command {
         "abort after this many consecutive non-finite steps")("device", po::value(&c.device)->default_value(c.device),
                                                               "auto | cpu | cuda")(
         "comm", po::value(&c.comm)->default_value(c.comm), "auto | mpi | nccl | single")(
+        "precision", po::value(&c.precision)->default_value(c.precision),
+        "step precision: auto (bf16 autocast on a GPU, fp32 on a CPU) | bf16 | fp32 (fp32 on a GPU: to debug)")(
+        "eval-precision", po::value(&c.eval_precision)->default_value(c.eval_precision),
+        "STS-B dev evaluation (best-checkpoint choice): fp32 (as `simcsepp eval`) | bf16 (as `eval --bf16`)")(
         "log-every", po::value(&c.log_every)->default_value(c.log_every), "progress line interval without a TTY")(
         "no-export", po::bool_switch()->notifier([&c](bool v) { c.export_model = !v; }),
         "do not export the best model to <run-dir>/model at the end")(

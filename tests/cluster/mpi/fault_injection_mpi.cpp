@@ -7,8 +7,13 @@
 
 #include <cstdlib>
 
+#include "cluster/mpi_runtime.h"
 #include "cluster/parameter_divergence.h"
+#include "simcsepp/build_config.h"
 #include "tests/cluster/mpi/mpi_test_env.h"
+#if SIMCSEPP_HAVE_NCCL
+#include "cluster/nccl/nccl_bootstrap.h"
+#endif
 
 namespace simcsepp::cluster::testing {
 namespace {
@@ -38,6 +43,18 @@ TEST(FaultInjection, DISABLED_DivergenceAborts) {
   check.after_update(0);  // not a check step
   check.after_update(1);  // aborts
 }
+
+#if SIMCSEPP_HAVE_NCCL
+// The NCCL rendezvous: rank 0 (the root of the unique-id broadcast) never gets there. The
+// others must abort within the collective timeout, naming rank 0, instead of waiting forever.
+TEST(FaultInjection, DISABLED_NcclBootstrapRootNeverJoins) {
+  if (comm().rank() == 0) {
+    sleep(120);
+    std::_Exit(0);
+  }
+  broadcast_nccl_unique_id(MPI_COMM_WORLD, 0, collective_timeout_seconds());
+}
+#endif
 
 }  // namespace
 }  // namespace simcsepp::cluster::testing

@@ -1,7 +1,9 @@
 // nccl_bootstrap_mpi.cpp - the NCCL communicator's rendezvous without a GPU: after
 // broadcast_nccl_unique_id every rank holds the id rank 0 created, byte for byte (checked by
 // all-gathering it), and the id is not empty. Across two hosts (and the reachability of its
-// address from the other host) it is checked by tests/cluster/multinode/. Only where NCCL is built.
+// address from the other host) it is checked by tests/cluster/multinode/; a root that never joins
+// by FaultInjection.DISABLED_NcclBootstrapRootNeverJoins (cluster_fault_test.py). Only where
+// NCCL is built.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -11,6 +13,7 @@
 #include "tests/cluster/mpi/mpi_test_env.h"
 
 #if SIMCSEPP_HAVE_NCCL
+#include "cluster/mpi_runtime.h"
 #include "cluster/nccl/nccl_bootstrap.h"
 
 namespace simcsepp::cluster::testing {
@@ -20,7 +23,7 @@ TEST(NcclBootstrap, EveryRankHoldsRootsUniqueId) {
   int rank = 0, world = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world);
-  const ncclUniqueId id = broadcast_nccl_unique_id(MPI_COMM_WORLD, 0);
+  const ncclUniqueId id = broadcast_nccl_unique_id(MPI_COMM_WORLD, 0, collective_timeout_seconds());
   std::vector<char> all(sizeof(id) * static_cast<size_t>(world));
   MPI_Allgather(&id, sizeof(id), MPI_BYTE, all.data(), sizeof(id), MPI_BYTE, MPI_COMM_WORLD);
   const ncclUniqueId zero{};
@@ -33,8 +36,8 @@ TEST(NcclBootstrap, EveryRankHoldsRootsUniqueId) {
 
 // A second rendezvous (a new communicator) gets a new id: the broadcast is not a cached copy.
 TEST(NcclBootstrap, EachRendezvousHasItsOwnId) {
-  const ncclUniqueId a = broadcast_nccl_unique_id(MPI_COMM_WORLD, 0);
-  const ncclUniqueId b = broadcast_nccl_unique_id(MPI_COMM_WORLD, 0);
+  const ncclUniqueId a = broadcast_nccl_unique_id(MPI_COMM_WORLD, 0, collective_timeout_seconds());
+  const ncclUniqueId b = broadcast_nccl_unique_id(MPI_COMM_WORLD, 0, collective_timeout_seconds());
   EXPECT_NE(std::memcmp(&a, &b, sizeof(a)), 0);
 }
 

@@ -75,7 +75,7 @@ int main() {
   using namespace simcsepp::cluster;
   ensure_mpi_initialized();
   const Topology t = discover_mpi_topology();
-  const ncclUniqueId id = broadcast_nccl_unique_id(MPI_COMM_WORLD, 0);
+  const ncclUniqueId id = broadcast_nccl_unique_id(MPI_COMM_WORLD, 0, collective_timeout_seconds());
   std::string hex;
   char b[3];
   for (unsigned char c : id.internal) {
