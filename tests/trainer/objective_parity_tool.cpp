@@ -8,8 +8,8 @@
 // loads spec.json's "model_dir" with load_hf_model, runs model::forward_objective on the token
 // columns ids_<c>.i64 / mask_<c>.i64 (int64 [N, L]) with the spec's pooler, runs backward and
 // writes result.json (loss parts, parameter names) and grad/<parameter name>.f32. Optional spec
-// keys (tests/python/cuda_parity.py): "device" (cpu | cuda), "precision" (fp32 | bf16: the
-// encoder's CUDA bf16 autocast) and "write_outputs" (also hidden.f32 = last_hidden_state and
+// keys (tests/python/cuda_parity.py): "device" (cpu | cuda), "precision" (fp32 | bf16: one
+// bf16 autocast region around the encoder calls, as in the trainer) and "write_outputs" (also hidden.f32 = last_hidden_state and
 // pooled.f32 = the pooled embedding of column 0, without gradient).
 #include <torch/torch.h>
 
@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/single_process_communicator.h"
+#include "model/autocast_scope.h"
 #include "model/hf_checkpoint.h"
 #include "model/objective.h"
 #include "model/objective_forward.h"
@@ -81,7 +82,9 @@ int run_encoder(const std::string& dir) {
   auto encoder = model::load_hf_model(spec.at("model_dir").get<std::string>());
   const torch::Device device(spec.value("device", "cpu"));
   encoder->to(device);
-  encoder->set_mixed_precision(spec.value("precision", "fp32") == "bf16");
+  // bf16 as the trainer does it: one autocast region around the encoder calls, the loss in fp32
+  // outside it (trainer/train_step.cpp).
+  const bool bf16 = spec.value("precision", "fp32") == "bf16";
   encoder->train();
   const auto shape = spec.at("shape").get<std::vector<int64_t>>();
   std::vector<torch::Tensor> ids, masks;
@@ -93,10 +96,16 @@ int run_encoder(const std::string& dir) {
   const auto pooler = model::parse_pooler(spec.value("pooler", "cls"));
   if (spec.value("write_outputs", false)) {
     torch::NoGradGuard no_grad;
+    model::AutocastScope autocast(device.type(), bf16);
     testing::write_f32(dir + "/hidden.f32", encoder->last_hidden_state(ids[0], masks[0]));
     testing::write_f32(dir + "/pooled.f32", encoder->forward(ids[0], masks[0], pooler));
   }
-  const auto loss = model::forward_objective(encoder, comm, cfg, pooler, ids, masks);
+  model::ObjectiveViews views;
+  {
+    model::AutocastScope autocast(device.type(), bf16);
+    views = model::encode_views(encoder, cfg, pooler, ids, masks);
+  }
+  const auto loss = model::objective_loss(comm, cfg, views);
   loss.total.backward();
   std::filesystem::create_directories(dir + "/grad");
   nlohmann::json names = nlohmann::json::array();
