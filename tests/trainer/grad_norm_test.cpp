@@ -5,31 +5,16 @@
 #include <torch/torch.h>
 
 #include "cluster/single_process_communicator.h"
+#include "tests/trainer/tiny_step_fixture.h"
 #include "trainer/train_step.h"
 
 namespace simcsepp::trainer {
 namespace {
 
-model::BertConfig tiny_config() {
-  model::BertConfig c;
-  c.vocab_size = 50;
-  c.hidden_size = 16;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 32;
-  c.max_position_embeddings = 16;
-  return c;
-}
+model::BertConfig tiny_config() { return trainer::testing::tiny_step_config(); }
 
 data::TokenBatch token_batch(int64_t rows, int64_t len, int seed) {
-  data::TokenBatch b;
-  b.rows = rows;
-  b.max_len = len;
-  torch::manual_seed(seed);
-  auto ids = torch::randint(1, 50, {rows * len}, torch::kLong);
-  b.input_ids.assign(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel());
-  b.attention_mask.assign(rows * len, 1);
-  return b;
+  return trainer::testing::random_token_batch(rows, len, seed);
 }
 
 double reference_norm(const std::vector<torch::Tensor>& tensors) {

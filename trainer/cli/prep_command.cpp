@@ -47,10 +47,6 @@ class PrepCommand final : public Command {
     if (o_.shard_rows < 1) throw Error("--shard-rows must be at least 1", "--shard-rows", "the default is 100000");
     require_input_file(o_.vocab_path, "--vocab");
     for (const auto& in : o_.inputs) {
-      if (std::filesystem::is_directory(in)) {
-        throw Error("input '" + in + "' is a directory, not a file", "--input",
-                    "pass the files inside it, e.g. --input " + (std::filesystem::path(in) / "*.txt").string());
-      }
       require_input_file(in, "--input");
       std::error_code ec;
       if (std::filesystem::exists(o_.output_dir) && std::filesystem::equivalent(in, o_.output_dir, ec)) {
