@@ -111,13 +111,17 @@ if [ "$mode" = stage ]; then
       gpu_stage
       mapfile -t tests < <(find "$bin" -maxdepth 1 -type f -executable \( -name 'test_*nccl*' -o -name '*nccl*_test' \) | sort)
       [ "${#tests[@]}" -gt 0 ] || notrun "not built (no NCCL GoogleTest binary in $bin yet)"
-      fails=0
+      fails=0 skipped=0
       for t in "${tests[@]}"; do
         echo "== $t"
-        "$t" --gtest_output="xml:$dir/$(basename "$t").xml" || fails=$((fails + 1))
+        "$t" --gtest_output="xml:$dir/$(basename "$t").xml" 2>&1 | tee "$dir/$(basename "$t").log"
+        [ "${PIPESTATUS[0]}" = 0 ] || fails=$((fails + 1))
+        # A test that skipped itself (no CUDA device) ran nothing: never count it as a pass.
+        ! grep -q '^\[  SKIPPED \]' "$dir/$(basename "$t").log" || skipped=$((skipped + 1))
       done
-      note "${#tests[@]} binaries, $fails failed: ${tests[*]##*/}"
-      [ "$fails" = 0 ] ;;
+      [ "$skipped" = 0 ] || [ "$fails" != 0 ] || notrun "not run: ${skipped} of ${#tests[@]} binaries skipped their tests (no CUDA device?)"
+      note "${#tests[@]} binaries, $fails failed, $skipped with skipped tests: ${tests[*]##*/}"
+      [ "$fails" = 0 ] && [ "$skipped" = 0 ] ;;
     train)
       gpu_stage
       bash scripts/device-check.sh __train "$dir" ;;
