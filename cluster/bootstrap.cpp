@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <cstdlib>
+
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
 #include "cluster/mpi_communicator.h"
@@ -103,6 +105,18 @@ ClusterContext bootstrap_cluster(const std::string& backend, const std::string& 
     throw Error("this simcsepp was built without NCCL", "--comm",
                 "rebuild on a machine with the CUDA toolkit and NCCL, or use --comm mpi --device cpu");
 #endif
+  }
+  if (const char* force = std::getenv("SIMCSEPP_FORCE_COLLECTIVES"); force != nullptr && *force != '\0') {
+    const std::string value = force;
+    if (value != "0" && value != "1") {
+      throw Error("SIMCSEPP_FORCE_COLLECTIVES='" + value + "' is not 0 or 1", "environment",
+                  "unset it (production) or set 1 to force the multi-rank paths in a world of one (tests)");
+    }
+    if (value == "1") {
+      ctx.comm->force_collectives_for_testing(true);
+      LOG_WARN("cluster: SIMCSEPP_FORCE_COLLECTIVES=1 (test-only): gradient buckets and the autograd all-gather run "
+               "through the " << ctx.comm->backend() << " communicator even at world size " << ctx.topology.world_size);
+    }
   }
   LOG_INFO("cluster: " << describe(ctx.topology) << ", backend " << ctx.comm->backend() << ", device "
                        << ctx.device.str());

@@ -9,6 +9,8 @@
 //   device  "auto":   CUDA when available, else CPU; "cpu"; "cuda".
 // Collectives that do not complete within the timeout (SIMCSEPP_COLLECTIVE_TIMEOUT_S, default
 // 600 s) abort the whole job with rank and host in the message instead of hanging.
+// Test-only: SIMCSEPP_FORCE_COLLECTIVES=1 makes a world of one take the multi-rank paths
+// (Communicator::runs_collectives), e.g. the device check's 1-GPU NCCL run; "0"/unset: off.
 // Call from the main thread, once; shutdown_cluster() finalises MPI (idempotent, also at exit).
 #pragma once
 

@@ -76,6 +76,13 @@ class Communicator {
   // Tear the job down from any rank (e.g. divergence, K skipped steps): never returns.
   [[noreturn]] virtual void abort(const std::string& reason) = 0;
 
+  // True when the multi-rank paths run: the bucketed, hook-driven gradient reduction and the
+  // autograd all-gather. In a world of one they are skipped (identity) unless forced for a test.
+  bool runs_collectives() const { return forced_collectives_ || world_size() > 1; }
+  // Test-only (SIMCSEPP_FORCE_COLLECTIVES=1, see bootstrap.h): take the multi-rank paths in a
+  // world of one, so one GPU exercises NCCL's buckets, streams and the reduce-scatter backward.
+  void force_collectives_for_testing(bool on) { forced_collectives_ = on; }
+
  protected:
   bool has_collective_listeners() const { return listener_count_.load(std::memory_order_relaxed) > 0; }
   void notify_collective(const CollectiveTiming& timing) const;
@@ -85,6 +92,7 @@ class Communicator {
   std::vector<std::pair<int, CollectiveListener>> listeners_;
   std::atomic<int> listener_count_{0};
   int next_listener_id_ = 0;
+  bool forced_collectives_ = false;
 };
 
 // Times a synchronous collective on the host; tells the communicator's listeners at scope exit.

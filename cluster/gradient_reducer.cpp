@@ -69,7 +69,7 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<torch::Tensor> 
     buffers_.push_back(buffer);
   }
   install_views();
-  if (options_.overlap && comm_.world_size() > 1) {
+  if (options_.overlap && comm_.runs_collectives()) {
     for (size_t i = 0; i < n; ++i) {
       if (!params_[i].requires_grad()) continue;
       torch::autograd::impl::set_post_acc_grad_hooks(params_[i], std::make_unique<ReadyHook>(this, i));
@@ -146,7 +146,7 @@ void GradientReducer::reduce() {
                        "'s .grad() is no longer a view of the reducer's flat buffer. HINT: call "
                        "GradientReducer::zero_grad(), not optimizer.zero_grad() (set_to_none)");
   }
-  if (comm_.world_size() == 1) return;
+  if (!comm_.runs_collectives()) return;
   launch_in_order(/*all=*/true);
   for (size_t i = 0; i < params_.size(); ++i) {
     if (passes_seen_[i] == 0 && !unused_[i] && hooks_installed_) {

@@ -59,3 +59,24 @@ if(SIMCSEPP_HAVE_NCCL)
   set_property(TEST cluster.multinode_2x2 APPEND PROPERTY ENVIRONMENT
     "SIMCSEPP_NCCL_BOOTSTRAP_PROBE=$<TARGET_FILE:nccl_bootstrap_probe>")
 endif()
+
+# The NCCL communicator's GoogleTests (tests/cluster/nccl/): every collective, stream ordering,
+# the async all-reduce, the autograd all-gather backward and the bucketed reduction on real
+# GPUs (forced collectives at world 1, so the one-GPU device check runs them). Built wherever
+# NCCL is; without a CUDA device each test reports SKIPPED and ctest lists it as not run.
+if(SIMCSEPP_HAVE_NCCL)
+  add_executable(test_cluster_nccl ${CMAKE_CURRENT_SOURCE_DIR}/cluster/nccl/nccl_communicator_test.cpp)
+  target_link_libraries(test_cluster_nccl PRIVATE simcsepp_cluster GTest::gtest simcsepp_warnings)
+  target_include_directories(test_cluster_nccl PRIVATE ${PROJECT_SOURCE_DIR})
+  set_target_properties(test_cluster_nccl PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  simcsepp_enable_torch_pch(test_cluster_nccl)
+  simcsepp_add_mpi_test(cluster.nccl_communicator 1 test_cluster_nccl)
+  set_property(TEST cluster.nccl_communicator APPEND PROPERTY ENVIRONMENT "SIMCSEPP_COLLECTIVE_TIMEOUT_S=60")
+  set_tests_properties(cluster.nccl_communicator PROPERTIES TIMEOUT 300
+    SKIP_REGULAR_EXPRESSION "no CUDA device: every NCCL test reports SKIPPED")
+endif()
+
+# SIMCSEPP_FORCE_COLLECTIVES=1 through `simcsepp train`: a world of one on the multi-rank paths
+# trains bit for bit as the plain one (MPI under mpirun -np 1 and single); bad values refused.
+simcsepp_add_python_test(cluster.forced_collectives forced_collectives_train.py)
+set_property(TEST cluster.forced_collectives PROPERTY TIMEOUT 300)
