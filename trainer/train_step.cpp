@@ -59,6 +59,7 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
   reducer_options.backward_passes_per_step = static_cast<int>(config_.grad_accum);
   reducer_ = std::make_unique<cluster::GradientReducer>(comm_, params, reducer_options);
   optimizer_ = std::make_unique<AdamW>(params, config_.adamw);
+  if (device_.is_cuda()) stager_ = std::make_unique<BatchStager>(make_cuda_staging_ops(device_));
 }
 
 StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& micro_batches) {
@@ -77,11 +78,18 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
   PhaseClock& clock = *out.phases;
   clock.start();
   torch::Tensor anchor;
-  for (const auto& columns : micro_batches) {
+  StagedStep staged;
+  if (stager_) staged = stager_->stage(micro_batches);  // one async copy for the whole step
+  for (size_t m = 0; m < micro_batches.size(); ++m) {
     std::vector<torch::Tensor> ids, masks;
-    for (const auto& c : columns) {
-      ids.push_back(to_ids_tensor(c, device_));
-      masks.push_back(to_mask_tensor(c, device_));
+    if (stager_) {
+      ids = staged.ids[m];
+      masks = staged.masks[m];
+    } else {
+      for (const auto& c : micro_batches[m]) {
+        ids.push_back(to_ids_tensor(c, device_));
+        masks.push_back(to_mask_tensor(c, device_));
+      }
     }
     model::ObjectiveViews views;
     {
@@ -137,6 +145,7 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
       out.host_singular_values = torch::empty(out.singular_values.sizes(), pinned);
       out.host_singular_values.copy_(out.singular_values, /*non_blocking=*/true);
     }
+    stager_->release(staged);  // every kernel that reads this step's tokens is queued
     out.ready = std::make_shared<c10::Event>(device_.type());
     out.ready->record(c10::impl::VirtualGuardImpl(device_.type()).getStream(device_));
   } else {

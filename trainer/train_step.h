@@ -11,6 +11,7 @@
 // (norm, flag all-reduce, clipping, AdamW); StepOutput carries it to be read one step late.
 //
 // GPU rules (architecture.md): shapes are static (batches are padded to max_len by the reader),
+// tokens reach the GPU through pinned staging buffers and a copy stream (batch_stager.h), and
 // nothing in step() reads a device value on the host; StepOutput holds device scalars the caller
 // reads one step late. Threading: the training thread only.
 #pragma once
@@ -29,6 +30,7 @@
 #include "model/objective_config.h"
 #include "model/sentence_encoder.h"
 #include "trainer/adamw.h"
+#include "trainer/batch_stager.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/phase_clock.h"
 
@@ -108,6 +110,7 @@ class TrainStep {
   BlockingCollectiveTime blocking_;
   std::unique_ptr<cluster::GradientReducer> reducer_;
   std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<BatchStager> stager_;  // CUDA only; on a CPU the tokens are just cloned
   LinearSchedule schedule_;
   int64_t updates_ = 0;
   bool stop_requested_ = false;
