@@ -47,7 +47,8 @@ def main():
     rc, out, took = run_case("DeadRankEndsJob")
     check(rc != 0, "dead rank: job must fail", out)
     # mpirun ends the job and names the rank that died (the last, 1 of 2) and its exit code (7).
-    dead = re.search(r"Process name:\s*\[[^\]\n]*,(\d+)\]\]?\s*\n\s*Exit code:\s*(\d+)", out)
+    # "Process name: [[job,1],RANK]" then "Exit code: N"
+    dead = re.search(r"Process name:\s*\[.*,(\d+)\]\s*\n\s*Exit code:\s*(\d+)", out)
     check(dead is not None, "dead rank: the job's end reports the process that died", out)
     check(dead.groups() == ("1", "7"), f"dead rank: reported rank {dead.group(1)} exit {dead.group(2)}, "
           "want rank 1 exit 7", out)

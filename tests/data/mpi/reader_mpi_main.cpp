@@ -32,14 +32,16 @@ void check(bool ok, const char* what, int rank) {
   }
 }
 
-// The rows of `steps` batches; counts a failure for every batch that is not `local_batch` rows.
+// The rows of `steps` batches; one failure if any batch is not `local_batch` rows.
 std::vector<int64_t> read_rows(CorpusReader& reader, int64_t steps, int64_t local_batch, int rank) {
   std::vector<int64_t> rows;
+  bool sizes_ok = true;
   for (int64_t s = 0; s < steps; ++s) {
     const auto b = reader.next();
-    check(static_cast<int64_t>(b.global_rows.size()) == local_batch, "a batch is not local_batch rows", rank);
+    sizes_ok = sizes_ok && static_cast<int64_t>(b.global_rows.size()) == local_batch;
     rows.insert(rows.end(), b.global_rows.begin(), b.global_rows.end());
   }
+  check(sizes_ok, "a batch is not local_batch rows", rank);
   return rows;
 }
 
