@@ -125,19 +125,24 @@ TEST(TrainingMetrics, CollectivesReportNcclTestsBusBandwidth) {
   metrics.record_checkpoint(2.5);
   const std::string text = metrics.render();
   EXPECT_DOUBLE_EQ(
-      sample_value(text, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}").value_or(kMissing),
+      sample_value(text, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}")
+          .value_or(kMissing),
       1.5e10);
   EXPECT_DOUBLE_EQ(
-      sample_value(text, "simcsepp_collective_algorithm_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}").value_or(kMissing),
+      sample_value(text, "simcsepp_collective_algorithm_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}")
+          .value_or(kMissing),
       1e10);
   EXPECT_DOUBLE_EQ(
-      sample_value(text, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_gather\"}").value_or(kMissing), 3e9);
+      sample_value(text, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_gather\"}")
+          .value_or(kMissing),
+      3e9);
   EXPECT_EQ(sample_value(text, "simcsepp_collective_calls_total{" + kLabels + ",op=\"all_reduce\"}"), 1);
   // A tiny all-reduce (a step's control flags) is counted but leaves the bandwidth as it was.
   metrics.record_collective("all_reduce", 8, 0.001, 4);
   const std::string after = metrics.render();
   EXPECT_DOUBLE_EQ(
-      sample_value(after, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}").value_or(kMissing),
+      sample_value(after, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}")
+          .value_or(kMissing),
       1.5e10);
   EXPECT_EQ(sample_value(after, "simcsepp_collective_calls_total{" + kLabels + ",op=\"all_reduce\"}"), 2);
   EXPECT_EQ(sample_value(after, "simcsepp_collective_bytes_total{" + kLabels + ",op=\"all_reduce\"}"), 1e9 + 8);
