@@ -115,11 +115,10 @@ def main():
         with open(DASHBOARD) as f:
             dashboard = json.load(f)
         exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-        time.sleep(3)  # enough samples for rate() over a few seconds
+        # rate() needs two samples in its window: wait for data instead of sleeping a guess.
         for expr in exprs:
             q = expr.replace("$run_id", "svc-test").replace("$__rate_interval", "4s")
-            if not query(q):
-                fail(f"dashboard query returns no data: {q}")
+            wait_for(f"data from the dashboard query {q}", lambda: query(q), 30, DEADLINE)
         with open(os.path.join(PROM_DIR, "simcsepp_rules.yml")) as f:
             rules = yaml.safe_load(f)
         for group in rules["groups"]:
@@ -132,8 +131,10 @@ def main():
         # evaluated over the whole healthy period at 1 s resolution, and Prometheus' own ALERTS
         # series (pending or firing) must be empty over it. Then a NaN loss fires
         # SimcseppNonFiniteLoss on both ranks.
-        wait_for("a rule evaluation on scraped data", lambda: query("simcsepp:sentences_per_second:rate5m"),
-                 30, DEADLINE)
+        # A healthy period of at least 5 rule evaluations on scraped data (the recording rule's
+        # results count them).
+        wait_for("5 rule evaluations on scraped data",
+                 lambda: query("count_over_time(simcsepp:sentences_per_second:rate5m[1m]) >= 5"), 30, DEADLINE)
         window = f"{int(time.time() - healthy_since) + 1}s"
         held = {}
         alert_rules = [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
