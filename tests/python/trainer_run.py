@@ -8,7 +8,8 @@
    CPU autocast here), as `simcsepp eval` scores;
 3. numerical safety: a model with a NaN weight skips every update (parameters unchanged), aborts
    after --max-skipped-steps with a clear message and a checkpoint;
-4. preemption: SIGUSR1 -> checkpoint and exit code 42; --resume auto continues;
+4. preemption: SIGUSR1 after the first logged step -> checkpoint at the signal's step and exit
+   code 42; --resume auto continues from that step (and trains only the steps after it);
 5. bad input: batch 0, negative lr, unknown precisions, max_len above the model's positions, a corpus made with
    another vocabulary, a model directory with a missing tensor: exit 1 before any work, with the
    option/file named.
