@@ -15,6 +15,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "simcsepp/build_config.h"
 #if SIMCSEPP_HAVE_CUDA
@@ -321,6 +322,14 @@ double peak_flops(const TrainOptions& o, torch::Device device, bool bf16) {
 int64_t kill_after_step_for_tests() {
   const char* v = std::getenv("SIMCSEPP_TEST_KILL_AFTER_STEP");
   return v ? std::atoll(v) : -1;
+}
+
+// Test hook (see docs/training.md): with SIMCSEPP_TEST_HOLD_FILE=PATH, right after update S
+// (its metrics recorded, /metrics still served) wait while the file PATH.S exists, so a test
+// observes the live run for as long as it needs instead of counting on the run's speed.
+std::string hold_file_for_tests(int64_t step) {
+  const char* v = std::getenv("SIMCSEPP_TEST_HOLD_FILE");
+  return v && *v ? std::string(v) + "." + std::to_string(step) : std::string();
 }
 
 }  // namespace
@@ -639,6 +648,13 @@ int run_training(const TrainOptions& o) {
     if (progress.step == kill_after) {
       settle(*pending);  // the metrics line of this step is written, as a crash after it would
       std::raise(SIGKILL);
+    }
+    if (const std::string hold = hold_file_for_tests(progress.step); !hold.empty() && fs::exists(hold)) {
+      if (pending) {
+        settle(*pending);
+        pending.reset();
+      }
+      while (fs::exists(hold)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
   if (pending) settle(*pending);

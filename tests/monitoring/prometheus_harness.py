@@ -104,15 +104,25 @@ def link_targets(targets_file, targets_dir, name):
 
 class PrometheusServer:
     """prometheus with config_path on a free 127.0.0.1 port, its TSDB in work_dir/data and its
-    output in work_dir/prometheus.log; queried through the HTTP API at self.api."""
+    output in work_dir/prometheus.log; queried through the HTTP API at self.api.
+
+    The port is picked free and bound by prometheus a moment later, so a parallel test (ctest
+    -j) may take it in between: ready() then restarts prometheus on another port, and only
+    counts a server as ready that runs with our config file (not another test's prometheus
+    answering on the port we lost)."""
 
     def __init__(self, prometheus, config_path, work_dir):
+        self.prometheus, self.config_path, self.work_dir = prometheus, config_path, work_dir
+        self.log_path = os.path.join(work_dir, "prometheus.log")
+        self.restarts = 0
+        self._start()
+
+    def _start(self):
         port = free_port()
         self.api = f"http://127.0.0.1:{port}"
-        self.log_path = os.path.join(work_dir, "prometheus.log")
-        with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen([prometheus, f"--config.file={config_path}",
-                                             f"--storage.tsdb.path={os.path.join(work_dir, 'data')}",
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen([self.prometheus, f"--config.file={self.config_path}",
+                                             f"--storage.tsdb.path={os.path.join(self.work_dir, 'data')}",
                                              f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
                                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
@@ -120,7 +130,18 @@ class PrometheusServer:
         return self.process.poll() is None
 
     def ready(self):
-        return http_get(f"{self.api}/-/ready")[0] == 200
+        if not self.running():
+            with open(self.log_path) as f:
+                lost_port = "address already in use" in f.read()
+            if not lost_port or self.restarts >= 5:
+                fail(f"prometheus exited {self.process.returncode} (see {self.log_path})")
+            self.restarts += 1
+            self._start()
+            return False
+        if http_get(f"{self.api}/-/ready")[0] != 200:
+            return False
+        _, _, body = http_get(f"{self.api}/api/v1/status/flags")
+        return json.loads(body)["data"].get("config.file") == self.config_path and self.running()
 
     def query(self, expr, timeout=5):
         """The result list of an instant query (/api/v1/query); fails the test if it is rejected."""

@@ -12,7 +12,8 @@ and the paths made absolute) on another free loopback port with a temporary TSDB
      and run_id labels (HTTP API /api/v1/query);
   4. every Grafana dashboard query ($run_id and $__rate_interval filled in) and every rule
      expression evaluates, and the dashboard queries return data;
-  5. no alert fires while training is healthy; after the driver is told to produce a NaN loss,
+  5. while training is healthy no alert expression holds at any 1 s step (whatever its `for:`)
+     and ALERTS has no pending or firing series; after the driver is told to produce a NaN loss,
      SimcseppNonFiniteLoss fires for both ranks (/api/v1/alerts); after a dev-score drop,
      SimcseppDevScoreRegression fires;
   6. after the driver exits, up == 0 for both targets.
@@ -96,6 +97,7 @@ def main():
             ranks = sorted(r["metric"].get("rank") for r in result)
             return result if ranks == ["0", "1"] else None
         result = wait_for("both ranks' simcsepp_train_loss", scraped, 30, DEADLINE)
+        healthy_since = time.time()  # both ranks scraped, healthy until the "nan" command below
         for r in result:
             m = r["metric"]
             if m.get("host") != "localhost" or m["instance"] not in endpoints or "exported_run_id" in m:
@@ -113,11 +115,10 @@ def main():
         with open(DASHBOARD) as f:
             dashboard = json.load(f)
         exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-        time.sleep(3)  # enough samples for rate() over a few seconds
+        # rate() needs two samples in its window: wait for data instead of sleeping a guess.
         for expr in exprs:
             q = expr.replace("$run_id", "svc-test").replace("$__rate_interval", "4s")
-            if not query(q):
-                fail(f"dashboard query returns no data: {q}")
+            wait_for(f"data from the dashboard query {q}", lambda: query(q), 30, DEADLINE)
         with open(os.path.join(PROM_DIR, "simcsepp_rules.yml")) as f:
             rules = yaml.safe_load(f)
         for group in rules["groups"]:
@@ -125,11 +126,28 @@ def main():
                 query(rule["expr"])  # fails the test if Prometheus rejects it
         print(f"{len(exprs)} dashboard queries return data")
 
-        # 5. Healthy: nothing fires. Then a NaN loss fires SimcseppNonFiniteLoss on both ranks.
-        time.sleep(2)  # a few rule evaluations on healthy data
-        firing = [a for a in alerts() if a["state"] == "firing"]
-        if firing:
-            fail(f"alerts fire on a healthy run: {firing}")
+        # 5. Healthy: no alert condition held. Most alerts have a `for:` of minutes, so "nothing
+        # firing" after a few seconds would prove nothing: instead every alert expression is
+        # evaluated over the whole healthy period at 1 s resolution, and Prometheus' own ALERTS
+        # series (pending or firing) must be empty over it. Then a NaN loss fires
+        # SimcseppNonFiniteLoss on both ranks.
+        # A healthy period of at least 5 rule evaluations on scraped data (the recording rule's
+        # results count them).
+        wait_for("5 rule evaluations on scraped data",
+                 lambda: query("count_over_time(simcsepp:sentences_per_second:rate5m[1m]) >= 5"), 30, DEADLINE)
+        window = f"{int(time.time() - healthy_since) + 1}s"
+        held = {}
+        alert_rules = [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+        for rule in alert_rules:
+            hits = query(f"count_over_time(({rule['expr']})[{window}:1s])")
+            if hits:
+                held[rule["alert"]] = [(h["metric"], h["value"][1]) for h in hits]
+        if held:
+            fail(f"alert conditions held on a healthy run (series, evaluations) over {window}: {held}")
+        pending = query(f"count_over_time(ALERTS[{window}])")
+        if pending:
+            fail(f"alerts pending or firing on a healthy run over {window}: {[p['metric'] for p in pending]}")
+        print(f"healthy for {window}: none of the {len(alert_rules)} alert expressions held, no ALERTS series")
         driver.stdin.write("nan\n")
         driver.stdin.flush()
 

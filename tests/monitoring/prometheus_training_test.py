@@ -24,6 +24,10 @@ docs/monitoring.md says. Checks:
      Spearman series in [-1, 1], several scrapes per rank, and up == 1 seen for both targets;
   d. everything runs on 127.0.0.1; Prometheus and mpirun (its whole process group) are stopped
      on every exit path; the test is bounded to ~220 s.
+Event-driven, not timed: the run holds after its first and after its last step
+(SIMCSEPP_TEST_HOLD_FILE, docs/training.md) until this test has seen what it needs there - the
+live scrapes of a. and Prometheus' stored samples before and after the training - so a machine
+that trains the whole run between two scrapes passes as well as a slow one.
 """
 import json
 import math
@@ -56,7 +60,7 @@ DEFAULT_MPIRUN = ("mpirun --allow-run-as-root --oversubscribe --bind-to none --m
 MPIRUN = shlex.split(os.environ.get("SIMCSEPP_MPIRUN", DEFAULT_MPIRUN))
 RUN_ID = f"promtrain-{os.getpid()}"
 RANKS = ["0", "1"]
-MAX_STEPS = int(os.environ.get("SIMCSEPP_PROMTRAIN_STEPS", "300"))
+MAX_STEPS = int(os.environ.get("SIMCSEPP_PROMTRAIN_STEPS", "40"))
 EVAL_EVERY = MAX_STEPS // 4
 DEADLINE = time.monotonic() + 220
 SETUP_HINT = "run scripts/setup.sh (installs Debian's prometheus package and Open MPI)"
@@ -218,7 +222,7 @@ def main():
         # The shipped config, with test intervals and absolute paths; targets/ linked later.
         config_path, targets_dir = write_test_config(PROM_DIR, tmp, promtool)
         prom = PrometheusServer(prometheus, config_path, tmp)
-        wait_for("Prometheus ready", prom.ready, 30, DEADLINE, alive=prom.running)
+        wait_for("Prometheus ready", prom.ready, 30, DEADLINE)  # ready() restarts it on a lost port
 
         def query(expr):
             return prom.query(expr, timeout=10)
@@ -226,8 +230,13 @@ def main():
         # The real training run: 2 ranks on CPU, every rank on a free loopback port.
         run_dir = os.path.join(tmp, "run")
         targets_file = os.path.join(run_dir, "prometheus_targets.json")
+        # The run holds after step 1 and after its last step while these files exist.
+        hold = os.path.join(tmp, "hold")
+        holds = {1: f"{hold}.1", MAX_STEPS: f"{hold}.{MAX_STEPS}"}
+        for path in holds.values():
+            open(path, "w").close()
         env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-                   OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+                   OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), SIMCSEPP_TEST_HOLD_FILE=hold)
         cmd = MPIRUN + ["-np", "2", BIN, "train", "--model", model, "--corpus", corpus, "--run-dir", run_dir,
                         "--sts-dev", sts_dev, "--batch-size", "16", "--max-steps", str(MAX_STEPS),
                         "--eval-every", str(EVAL_EVERY), "--lr", "1e-4", "--device", "cpu", "--comm", "mpi",
@@ -258,6 +267,23 @@ def main():
         bad_content_type = []
         scrape_errors = 0
 
+        def live_steps(rank):
+            """simcsepp_steps_total in the newest live scrape of a rank (0 before any)."""
+            m = scrapes[rank] and re.search(r"^simcsepp_steps_total\{[^}]*\} (\S+)", scrapes[rank][-1][1], re.M)
+            return float(m.group(1)) if m else 0
+
+        def stored(steps):
+            """Prometheus has stored simcsepp_steps_total == steps for both ranks."""
+            got = query(f'simcsepp_steps_total{{run_id="{RUN_ID}"}} == {steps}')
+            return sorted(r["metric"].get("rank") for r in got) == RANKS
+
+        def release(step, ready):
+            """Lets the run go on past `step` once `ready` (what the test needs there) holds."""
+            if os.path.exists(holds[step]) and ready():
+                os.remove(holds[step])
+                print(f"released the hold after step {step} ({time.time() - started:.1f} s; live scrapes "
+                      f"{ {r: len(v) for r, v in scrapes.items()} })", flush=True)
+
         def lint(endpoint, text):
             res = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True,
                                  timeout=30)
@@ -283,6 +309,12 @@ def main():
                     check(ok, f"a. live scrape of rank {rank} ({endpoint}) passes promtool check metrics"
                           + ("" if ok else ":\n" + problems))
                     linted_live.add(rank)
+            # After step 1: both ranks linted live, Prometheus holds a sample before training.
+            release(1, lambda: linted_live == set(RANKS) and stored(1))
+            # After the last step: 5 live scrapes per rank, Prometheus holds the final samples.
+            release(MAX_STEPS, lambda: not os.path.exists(holds[1])
+                    and all(live_steps(r) == MAX_STEPS and len(scrapes[r]) >= 5 for r in RANKS)
+                    and stored(MAX_STEPS))
             time.sleep(0.5)
         rc = trainer.wait()
         ended = time.time()

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <regex>
 
 #include "cluster/base/error.h"
@@ -23,8 +24,9 @@ MetricsOptions test_options() {
   return o;
 }
 
-// The value of the sample line that starts with `prefix` (name plus labels), or NaN if absent.
-double sample_value(const std::string& text, const std::string& prefix) {
+// The value of the sample line that starts with `prefix` (name plus labels); nullopt if absent,
+// so a missing series can never pass for an exported NaN.
+std::optional<double> sample_value(const std::string& text, const std::string& prefix) {
   std::size_t pos = 0;
   while ((pos = text.find(prefix, pos)) != std::string::npos) {
     if (pos == 0 || text[pos - 1] == '\n') {
@@ -34,7 +36,17 @@ double sample_value(const std::string& text, const std::string& prefix) {
     }
     ++pos;
   }
-  return std::nan("");
+  return std::nullopt;
+}
+
+// For EXPECT_DOUBLE_EQ: a missing series compares unequal to every expected value.
+const double kMissing = std::nan("");
+
+// An exported series whose value is NaN ("not measured yet"), as opposed to a missing one.
+::testing::AssertionResult IsExportedNan(const std::optional<double>& v) {
+  if (!v) return ::testing::AssertionFailure() << "series not exported";
+  if (!std::isnan(*v)) return ::testing::AssertionFailure() << "value " << *v << ", want NaN";
+  return ::testing::AssertionSuccess();
 }
 
 const std::string kLabels = "host=\"node7\",local_rank=\"1\",rank=\"3\",run_id=\"run-42\"";
@@ -65,7 +77,7 @@ TEST(TrainingMetrics, ExportsAStepWithRankLabels) {
 
   const std::string text = metrics.render();
   auto v = [&](const std::string& name) { return sample_value(text, name + "{" + kLabels + "}"); };
-  EXPECT_TRUE(std::isnan(v("simcsepp_train_loss"))) << text;
+  EXPECT_TRUE(IsExportedNan(v("simcsepp_train_loss"))) << text;
   EXPECT_EQ(v("simcsepp_train_instance_loss"), 1.0);
   EXPECT_EQ(v("simcsepp_train_dcl_loss"), 0.25);
   EXPECT_EQ(v("simcsepp_learning_rate"), 3e-5);
@@ -86,8 +98,8 @@ TEST(TrainingMetrics, ExportsAStepWithRankLabels) {
   EXPECT_EQ(sample_value(text, "simcsepp_step_duration_seconds_count{" + kLabels + "}"), 2);
   EXPECT_EQ(sample_value(text, "simcsepp_step_duration_seconds_sum{" + kLabels + "}"), 1.0);
   // Not measured yet: NaN, not a misleading 0.
-  EXPECT_TRUE(std::isnan(v("simcsepp_model_flops_utilization_ratio")));
-  EXPECT_TRUE(std::isnan(v("simcsepp_dev_spearman")));
+  EXPECT_TRUE(IsExportedNan(v("simcsepp_model_flops_utilization_ratio"))) << text;
+  EXPECT_TRUE(IsExportedNan(v("simcsepp_dev_spearman"))) << text;
 }
 
 TEST(TrainingMetrics, EvalKeepsTheBestSpearman) {
@@ -113,19 +125,24 @@ TEST(TrainingMetrics, CollectivesReportNcclTestsBusBandwidth) {
   metrics.record_checkpoint(2.5);
   const std::string text = metrics.render();
   EXPECT_DOUBLE_EQ(
-      sample_value(text, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}"),
+      sample_value(text, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}")
+          .value_or(kMissing),
       1.5e10);
   EXPECT_DOUBLE_EQ(
-      sample_value(text, "simcsepp_collective_algorithm_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}"),
+      sample_value(text, "simcsepp_collective_algorithm_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}")
+          .value_or(kMissing),
       1e10);
   EXPECT_DOUBLE_EQ(
-      sample_value(text, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_gather\"}"), 3e9);
+      sample_value(text, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_gather\"}")
+          .value_or(kMissing),
+      3e9);
   EXPECT_EQ(sample_value(text, "simcsepp_collective_calls_total{" + kLabels + ",op=\"all_reduce\"}"), 1);
   // A tiny all-reduce (a step's control flags) is counted but leaves the bandwidth as it was.
   metrics.record_collective("all_reduce", 8, 0.001, 4);
   const std::string after = metrics.render();
   EXPECT_DOUBLE_EQ(
-      sample_value(after, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}"),
+      sample_value(after, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}")
+          .value_or(kMissing),
       1.5e10);
   EXPECT_EQ(sample_value(after, "simcsepp_collective_calls_total{" + kLabels + ",op=\"all_reduce\"}"), 2);
   EXPECT_EQ(sample_value(after, "simcsepp_collective_bytes_total{" + kLabels + ",op=\"all_reduce\"}"), 1e9 + 8);
@@ -174,18 +191,28 @@ TEST(TrainingMetrics, DisabledBindsNothingButStillRecords) {
 }
 
 TEST(TrainingMetrics, PortIsBasePlusLocalRank) {
-  // Find a free pair of ports by letting the OS pick one, then reuse it as base + local rank.
-  int free_port = 0;
-  {
-    TrainingMetrics probe(test_options());
-    const std::string e = probe.endpoint();
-    free_port = std::stoi(e.substr(e.find(':') + 1));
+  // Let the OS pick a free port, release it and bind it again as base + local rank. Another test
+  // running in parallel (ctest -j) may take it in between: then the bind fails naming that
+  // port, and the test picks another one - a taken port is not what this test is about.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    int free_port = 0;
+    {
+      TrainingMetrics probe(test_options());
+      const std::string e = probe.endpoint();
+      free_port = std::stoi(e.substr(e.find(':') + 1));
+    }
+    MetricsOptions o = test_options();
+    o.local_rank = 1;
+    o.base_port = free_port - 1;
+    try {
+      TrainingMetrics metrics(o);
+      EXPECT_EQ(metrics.endpoint(), "127.0.0.1:" + std::to_string(free_port));
+      return;
+    } catch (const Error& e) {
+      ASSERT_NE(std::string(e.what()).find(":" + std::to_string(free_port)), std::string::npos) << e.what();
+    }
   }
-  MetricsOptions o = test_options();
-  o.local_rank = 1;
-  o.base_port = free_port - 1;
-  TrainingMetrics metrics(o);
-  EXPECT_EQ(metrics.endpoint(), "127.0.0.1:" + std::to_string(free_port));
+  FAIL() << "20 freshly released ports were all taken again before the bind";
 }
 
 }  // namespace

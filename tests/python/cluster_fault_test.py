@@ -1,12 +1,14 @@
 """cluster_fault_test.py - failures end a multi-rank job quickly, with rank and host named.
 
 Runs the DISABLED_ FaultInjection cases of test_cluster_mpi under mpirun (2 ranks) with a 3 s
-collective timeout and checks: non-zero exit, the expected message, and that the job ended well
+collective timeout and checks: non-zero exit, the expected message naming the rank (for a dead
+rank: mpirun's report of which rank exited and with which code), and that the job ended well
 before the hang it would otherwise be (a stuck rank sleeps 120 s). Cases: a rank stuck before an
 all-reduce, a dead rank, diverged parameters, and (NCCL builds) the NCCL unique-id broadcast whose
 root never arrives.
 """
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -44,8 +46,14 @@ def main():
 
     rc, out, took = run_case("DeadRankEndsJob")
     check(rc != 0, "dead rank: job must fail", out)
+    # mpirun ends the job and names the rank that died (the last, 1 of 2) and its exit code (7).
+    # "Process name: [[job,1],RANK]" then "Exit code: N"
+    dead = re.search(r"Process name:\s*\[.*,(\d+)\]\s*\n\s*Exit code:\s*(\d+)", out)
+    check(dead is not None, "dead rank: the job's end reports the process that died", out)
+    check(dead.groups() == ("1", "7"), f"dead rank: reported rank {dead.group(1)} exit {dead.group(2)}, "
+          "want rank 1 exit 7", out)
     check(took < 40, f"dead rank: ended after {took:.1f} s", out)
-    print(f"dead rank: job ended after {took:.1f} s")
+    print(f"dead rank: job ended after {took:.1f} s, rank {dead.group(1)} reported with exit code {dead.group(2)}")
 
     # The NCCL rendezvous needs no GPU, only an NCCL build.
     if os.environ.get("SIMCSEPP_HAVE_NCCL") == "ON":

@@ -1,5 +1,5 @@
 """`simcsepp eval` and `simcsepp embed` on bad input: exit code 1 and a message naming the file and
-line (or the option) with a HINT; nothing is scored from a malformed file."""
+line (or the option) with a HINT; nothing is scored from a malformed file and no --output file is written."""
 import os
 import subprocess
 import sys
@@ -17,12 +17,18 @@ def write(path, text):
 
 
 def expect_error(args, needles, failures, label):
+    """exit 1, every needle and a HINT on stderr, and the --output file (if any) never created."""
+    output = args[args.index("--output") + 1] if "--output" in args else None
+    if output and os.path.exists(output):
+        os.remove(output)  # a stale file from an earlier case would hide a write
     run = subprocess.run([BIN, *args], capture_output=True, text=True)
     msg = run.stderr
-    ok = run.returncode == 1 and all(n in msg for n in needles) and "HINT" in msg.upper()
+    wrote = output is not None and os.path.exists(output)
+    ok = run.returncode == 1 and all(n in msg for n in needles) and "HINT" in msg.upper() and not wrote
     print(f"  {label:45s} exit {run.returncode} {'ok' if ok else 'WRONG'}: {msg.strip()[:200]}")
     if not ok:
-        failures.append(f"{label}: exit {run.returncode}, stderr {msg!r}, wanted {needles}")
+        failures.append(f"{label}: exit {run.returncode}, stderr {msg!r}, wanted {needles}"
+                        + (f"; {output} was written" if wrote else ""))
 
 
 def main():
@@ -73,7 +79,7 @@ def main():
                       os.path.join(work, "e.npy"), "--device", "cpu"], ["missing.txt"], failures, "embed: no input")
     if failures:
         sys.exit("FAIL:\n" + "\n".join(failures))
-    print("PASS: every bad input gave exit 1 with file/line and a HINT")
+    print("PASS: every bad input gave exit 1 with file/line and a HINT, and wrote no --output")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,15 @@
    CPU autocast here), as `simcsepp eval` scores;
 3. numerical safety: a model with a NaN weight skips every update (parameters unchanged), aborts
    after --max-skipped-steps with a clear message and a checkpoint;
-4. preemption: SIGUSR1 -> checkpoint and exit code 42; --resume auto continues;
+4. preemption: SIGUSR1 after the first logged step -> checkpoint at the signal's step and exit
+   code 42; --resume auto continues from that step (and trains only the steps after it);
 5. bad input: batch 0, negative lr, unknown precisions, max_len above the model's positions, a corpus made with
    another vocabulary, a model directory with a missing tensor: exit 1 before any work, with the
    option/file named.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -182,8 +184,10 @@ def main():
         run_nan = os.path.join(tmp, "run_nan")
         r = run(["train", "--run-dir", run_nan, "--max-skipped-steps", "3"] +
                 [a if a != model else nan_model for a in common])
-        check(r.returncode == 1 and "consecutive updates skipped" in r.stderr and "HINT" not in r.stdout,
-              f"NaN model aborts (rc {r.returncode}): " + r.stderr[-400:])
+        # Errors and their HINT go to stderr (stdout stays clean for machine-readable output).
+        check(r.returncode == 1 and "consecutive updates skipped" in r.stderr
+              and "HINT: lower --lr" in r.stderr and "--max-skipped-steps" in r.stderr,
+              f"NaN model aborts with the option and a HINT on stderr (rc {r.returncode}): " + r.stderr[-400:])
         check("batch rows" in r.stderr, "skipped steps are logged with their batch rows")
         ckpts = sorted(os.listdir(os.path.join(run_nan, "checkpoints")))
         check(len(ckpts) == 1, f"checkpoint of the last good state written: {ckpts}")
@@ -198,17 +202,37 @@ def main():
         long = [a if a != str(2 * S) else "400" for a in common]
         p = subprocess.Popen([BIN, "train", "--run-dir", run_p] + long, stderr=subprocess.PIPE, text=True)
         metrics = os.path.join(run_p, "metrics.jsonl")
+
+        def records_of(path, kind):
+            """Complete metrics.jsonl records of one kind (a line being written is skipped)."""
+            if not os.path.exists(path):
+                return []
+            with open(path) as f:
+                lines = [line for line in f.read().split("\n")[:-1] if line]
+            return [rec for rec in map(json.loads, lines) if rec["kind"] == kind]
+        # Wait for a training step record: the step-0 eval line mentions "step" too.
         deadline = time.time() + 120
-        while time.time() < deadline and not (os.path.exists(metrics) and '"step"' in open(metrics).read()):
+        while time.time() < deadline and not records_of(metrics, "step") and p.poll() is None:
             time.sleep(0.2)
+        seen = max((rec["step"] for rec in records_of(metrics, "step")), default=0)
+        check(seen >= 1, f"the run trained before the signal (last logged step {seen})")
         p.send_signal(signal.SIGUSR1)
         _, err = p.communicate(timeout=300)
         check(p.returncode == 42, f"SIGUSR1 -> exit 42 (rc {p.returncode}): " + err[-300:])
         ck = sorted(os.listdir(os.path.join(run_p, "checkpoints")))
         check(len(ck) >= 1, f"preemption checkpoint written: {ck}")
+        saved = int(ck[-1][5:13])  # the newest: periodic ones (every S steps) are older
+        preempted = records_of(metrics, "preempted")
+        check(len(preempted) == 1 and preempted[0]["step"] == saved and seen <= saved < 400,
+              f"checkpointed at the signal's step: logged {seen}, preempted {preempted}, checkpoint {saved}")
+        logged_before = len(records_of(metrics, "step"))
         r = run(["train", "--run-dir", run_p, "--resume", "auto", "--no-export"] +
-                [a if a != "400" else str(int(ck[-1][5:13]) + 1) for a in long])
-        check(r.returncode == 0 and "resumed from" in r.stderr, "preempted run resumes: " + r.stderr[-300:])
+                [a if a != "400" else str(saved + 2) for a in long])
+        check(r.returncode == 0 and re.search(rf"resumed from \S+ at step {saved}\b", r.stderr),
+              f"preempted run resumes at step {saved}: " + r.stderr[-300:])
+        resumed_steps = [rec["step"] for rec in records_of(metrics, "step")[logged_before:]]
+        check(resumed_steps == [saved + 1, saved + 2],
+              f"the resumed run trained steps {saved + 1} and {saved + 2}, no others: {resumed_steps}")
 
         # 5. Bad input, each rejected before any work with the option or file named.
         def bad(args, needle, what):

@@ -29,6 +29,8 @@ slurm_cluster_start "$work/cluster"
 cd "$work"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export SIMCSEPP_MPIRUN_ARGS="--mca btl self,vader,tcp --mca btl_vader_single_copy_mechanism none"
+# Every rank logs INFO (sbatch passes the environment on), so each rank's resume is checked.
+export SIMCSEPP_LOG_ALL_RANKS=1
 # $1: launcher. The interrupted job uses srun --mpi=pmix (the GPU templates' default), the
 # reference mpirun (the CPU template's), so both launch paths see a whole training run.
 submit() { SIMCSEPP_LAUNCHER=$1 SIMCSEPP_HOME=$src SIMCSEPP_RUN_ROOT=$work/runs sbatch --parsable "$src/slurm/simcsepp-cpu.sbatch" train.ini; }
@@ -59,8 +61,9 @@ saved=$(preempted_step "$run")
 [ -n "$saved" ] || slurm_fail "no preemption checkpoint recorded in $run/metrics.jsonl"
 { [ "$saved" -ge "$at" ] && [ "$saved" -lt "$max_steps" ]; } ||
   slurm_fail "checkpointed at step $saved: want the signal's step (>= $at, < $max_steps)"
-resumed=$(sed -n 's/.*resumed from .* at step \([0-9]*\).*/\1/p' "simcsepp-cpu-$id.err" | sort -u)
-[ "$resumed" = "$saved" ] || slurm_fail "the requeued job resumed at step '$resumed', want $saved on every rank"
+resumed=$(resumed_per_rank "simcsepp-cpu-$id.err")
+[ "$resumed" = "$(every_rank_at 2 "$saved")" ] ||
+  slurm_fail "the requeued job's ranks resumed at (rank step) '$(echo $resumed)', want step $saved on ranks 0 and 1"
 final=$(final_step "$run") || slurm_fail "no step count in $run"
 [ "$final" = "$max_steps" ] || slurm_fail "interrupted run ended at step $final, want $max_steps"
 check_exported_model "$run/model" "$work/model"
@@ -73,7 +76,7 @@ ref_final=$(final_step "$work/runs/simcsepp-cpu-$ref_id") || slurm_fail "no step
 [ "$ref_final" = "$final" ] || slurm_fail "steps: interrupted $final, uninterrupted $ref_final"
 check_exported_model "$work/runs/simcsepp-cpu-$ref_id/model" "$work/model" "$run/model"
 
-echo "PASS: signalled at step $at, checkpointed, requeued, resumed at $resumed, ended at $final like the uninterrupted run"
+echo "PASS: signalled at step $at, checkpointed, requeued, both ranks resumed at $saved, ended at $final like the uninterrupted run"
 slurm_cluster_stop
 cd /
 rm -rf "$work"

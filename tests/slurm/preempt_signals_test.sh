@@ -39,6 +39,8 @@ slurm_cluster_start "$work/cluster"
 cd "$work" || slurm_fail "cannot cd to $work"
 export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export SIMCSEPP_MPIRUN_ARGS="--mca btl self,vader,tcp --mca btl_vader_single_copy_mechanism none"
+# Every rank logs INFO (sbatch passes the environment on), so each rank's resume is checked.
+export SIMCSEPP_LOG_ALL_RANKS=1
 submit() { SIMCSEPP_LAUNCHER=$1 SIMCSEPP_HOME=$src SIMCSEPP_RUN_ROOT=$work/runs sbatch --parsable "$src/slurm/simcsepp-cpu.sbatch" train.ini; }
 show_job() { echo "----- job $1 output -----"; cat "simcsepp-cpu-$1.out" "simcsepp-cpu-$1.err" || true; }
 case_fail() { show_job "$1"; slurm_fail "[$2] $3"; }
@@ -95,8 +97,9 @@ run_case() {
   saved=$(preempted_step "$run")
   { [ "$saved" -ge "$at" ] && [ "$saved" -lt "$max_steps" ]; } ||
     case_fail "$id" "$spec" "checkpointed at step $saved: want the signal's step (>= $at, < $max_steps)"
-  resumed=$(sed -n 's/.*resumed from .* at step \([0-9]*\).*/\1/p' "simcsepp-cpu-$id.err" | sort -u | tr '\n' ' ')
-  [ "$resumed" = "$saved " ] || case_fail "$id" "$spec" "the requeued job resumed at step(s) '$resumed', want $saved on every rank"
+  resumed=$(resumed_per_rank "simcsepp-cpu-$id.err")
+  [ "$resumed" = "$(every_rank_at 2 "$saved")" ] ||
+    case_fail "$id" "$spec" "the requeued job's ranks resumed at (rank step) '$(echo $resumed)', want step $saved on ranks 0 and 1"
   final=$(final_step "$run") || case_fail "$id" "$spec" "no summary.json in $run: the requeued job did not finish"
   [ "$final" = "$max_steps" ] || case_fail "$id" "$spec" "the run ended at step $final, want $max_steps"
   # Orphans: a launcher killed before its ranks leaves them running outside Slurm's tracking.

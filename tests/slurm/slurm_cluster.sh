@@ -40,11 +40,16 @@ slurm_dump_logs() {
   fi
 }
 
-# A TCP port nobody listens on right now (racy in theory; the cluster's start fails loudly if lost).
+# A TCP port nobody listens on right now, below the kernel's ephemeral range: the ports that
+# port-0 binds (every other test's servers, Prometheus, the ranks' /metrics) and outgoing
+# connections draw from, so under ctest -j none of them can take it before slurmctld/slurmd bind
+# it. (Slurm tests run one at a time: RESOURCE_LOCK slurm.)
 slurm_free_port() {
-  local p
+  local p low _high
+  read -r low _high </proc/sys/net/ipv4/ip_local_port_range
+  [ "$low" -gt 12000 ] || return 1
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (low - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0

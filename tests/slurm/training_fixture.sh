@@ -61,3 +61,16 @@ final_step() {
 preempted_step() {
   grep '"kind":"preempted"' "$1/metrics.jsonl" | tail -n 1 | sed -n 's/.*"step":\([0-9]*\).*/\1/p'
 }
+
+# resumed_per_rank ERR: "RANK STEP" per "[time RANK/WORLD host] INFO resumed from ... at step STEP"
+# line of ERR, sorted by rank. Only rank 0 logs INFO unless SIMCSEPP_LOG_ALL_RANKS=1, which the
+# preemption tests export so that every rank's resume is on record.
+resumed_per_rank() {
+  sed -n 's/^\[[0-9:]* \([0-9]*\)\/[0-9]* [^]]*\] INFO resumed from .* at step \([0-9]*\).*/\1 \2/p' "$1" | sort -n
+}
+
+# every_rank_at WORLD STEP: what resumed_per_rank prints when each of WORLD ranks resumed at STEP.
+every_rank_at() {
+  local r
+  for ((r = 0; r < $1; ++r)); do echo "$r $2"; done
+}

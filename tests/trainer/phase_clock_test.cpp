@@ -35,32 +35,77 @@ class SlowCommunicator final : public cluster::Communicator {
 
 void busy(std::chrono::milliseconds ms) { std::this_thread::sleep_for(ms); }
 
+// The clock's own timestamps are taken inside lap(): between our marks just before and just
+// after each call. So a lap's true length lies in [previous.after -> this.before, previous.before
+// -> this.after], whatever the machine's speed or load; the bounds below use only that.
+using Clock = std::chrono::steady_clock;
+struct Marks {
+  Clock::time_point before, after;
+};
+template <class F>
+Marks around(F&& call) {
+  Marks m{Clock::now(), {}};
+  call();
+  m.after = Clock::now();
+  return m;
+}
+struct Bounds {
+  double lo = 0, hi = 0;
+  void add(const Marks& previous, const Marks& next) {
+    lo += std::chrono::duration<double>(next.before - previous.after).count();
+    hi += std::chrono::duration<double>(next.after - previous.before).count();
+  }
+  Bounds minus(double s) const { return {lo - s, hi - s}; }
+  Bounds plus(double s) const { return {lo + s, hi + s}; }
+};
+// The clock sums the communicator's report in whole nanoseconds.
+constexpr double kRounding = 1e-8;
+::testing::AssertionResult Within(double value, const Bounds& b) {
+  if (value >= b.lo - kRounding && value <= b.hi + kRounding) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << value << " s outside the measured [" << b.lo << ", " << b.hi << "] s";
+}
+
 TEST(PhaseClock, MovesBlockingCollectiveTimeToCommunication) {
   SlowCommunicator comm;
   BlockingCollectiveTime blocking(comm);
+  double reported = 0;  // what the communicator says its collectives blocked for
+  const int listener = comm.add_collective_listener([&](const cluster::CollectiveTiming& t) {
+    if (t.host_blocking) reported += t.seconds;
+  });
   PhaseClock clock(torch::kCPU, &blocking);
   auto x = torch::zeros({4});
-  clock.start();
+  Bounds forward, backward, communication, optimizer;
+  Marks m = around([&] { clock.start(); });
   busy(std::chrono::milliseconds(30));
-  clock.lap(PhaseClock::kForward);
+  Marks next = around([&] { clock.lap(PhaseClock::kForward); });
+  forward.add(m, next), m = next;
   comm.delay = std::chrono::milliseconds(60);  // a bucket all-reduce inside backward
   busy(std::chrono::milliseconds(20));
   comm.all_reduce(x, cluster::ReduceOp::kSum);
-  clock.lap(PhaseClock::kBackward);
+  next = around([&] { clock.lap(PhaseClock::kBackward); });
+  backward.add(m, next), m = next;
   busy(std::chrono::milliseconds(30));  // second micro-batch
-  clock.lap(PhaseClock::kForward);
+  next = around([&] { clock.lap(PhaseClock::kForward); });
+  forward.add(m, next), m = next;
   comm.delay = std::chrono::milliseconds(0);
-  clock.lap(PhaseClock::kCommunication);
+  next = around([&] { clock.lap(PhaseClock::kCommunication); });
+  communication.add(m, next), m = next;
   busy(std::chrono::milliseconds(10));
-  clock.lap(PhaseClock::kOptimizer);
+  next = around([&] { clock.lap(PhaseClock::kOptimizer); });
+  optimizer.add(m, next);
+  comm.remove_collective_listener(listener);
+
   const PhaseSeconds s = clock.seconds();
-  // Sleeps last at least as long as asked; allow generous slack above for a loaded machine.
+  ASSERT_GE(reported, 0.060);  // the all-reduce slept 60 ms inside the backward lap
+  EXPECT_TRUE(Within(s.forward, forward));
+  // The backward lap minus the collective's time (without the move it would be the whole lap:
+  // at least 60 ms above this range, which is only as wide as two lap() calls).
+  EXPECT_TRUE(Within(s.backward, backward.minus(reported)));
+  EXPECT_TRUE(Within(s.communication, communication.plus(reported)));
+  EXPECT_TRUE(Within(s.optimizer, optimizer));
+  // Sleeps last at least as long as asked: a lower bound only.
   EXPECT_GE(s.forward, 0.060);
-  EXPECT_LT(s.forward, 0.060 + 0.050);
   EXPECT_GE(s.backward, 0.020);
-  EXPECT_LT(s.backward, 0.020 + 0.050);  // without the move it would be >= 0.080
-  EXPECT_GE(s.communication, 0.060);
-  EXPECT_LT(s.communication, 0.060 + 0.050);
   EXPECT_GE(s.optimizer, 0.010);
 }
 

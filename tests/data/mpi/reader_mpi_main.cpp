@@ -3,7 +3,8 @@
 // Rank 0 prepares a corpus of 1,000 rows in 16 shards; every rank then reads with a window of 2
 // shards (smaller than the corpus) and the ranks' rows are gathered on rank 0, which checks:
 //   coverage      the union of all ranks' rows over an epoch = all rows but the dropped tail,
-//                 no row twice, equal shares per rank;
+//                 no row twice, equal shares per rank (every batch local_batch rows, every
+//                 rank steps_per_epoch x local_batch rows);
 //   determinism   a second reader on each rank yields the same rows;
 //   resume        a reader seeked to the position saved after k steps yields the remaining
 //                 batches of the uninterrupted run, across an epoch boundary.
@@ -31,12 +32,16 @@ void check(bool ok, const char* what, int rank) {
   }
 }
 
-std::vector<int64_t> read_rows(CorpusReader& reader, int64_t steps) {
+// The rows of `steps` batches; one failure if any batch is not `local_batch` rows.
+std::vector<int64_t> read_rows(CorpusReader& reader, int64_t steps, int64_t local_batch, int rank) {
   std::vector<int64_t> rows;
+  bool sizes_ok = true;
   for (int64_t s = 0; s < steps; ++s) {
     const auto b = reader.next();
+    sizes_ok = sizes_ok && static_cast<int64_t>(b.global_rows.size()) == local_batch;
     rows.insert(rows.end(), b.global_rows.begin(), b.global_rows.end());
   }
+  check(sizes_ok, "a batch is not local_batch rows", rank);
   return rows;
 }
 
@@ -70,10 +75,18 @@ int main(int argc, char** argv) {
 
     // Coverage over two epochs.
     for (int epoch = 0; epoch < 2; ++epoch) {
-      const auto mine = read_rows(reader, steps);
+      const auto mine = read_rows(reader, steps, 12, rank);
+      // Equal shares: every rank read exactly steps x 12 rows (checked on every rank, so all
+      // agree whether the gather below, which needs equal counts, can run).
+      const int count = static_cast<int>(mine.size());
+      std::vector<int> counts(static_cast<size_t>(world));
+      MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, MPI_COMM_WORLD);
+      bool equal = true;
+      for (int c : counts) equal = equal && c == steps * 12;
+      check(equal, "ranks read unequal shares of the epoch", rank);
+      if (!equal) break;
       std::vector<int64_t> all(static_cast<size_t>(steps * 12 * world));
-      MPI_Gather(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T, all.data(), static_cast<int>(mine.size()),
-                 MPI_INT64_T, 0, MPI_COMM_WORLD);
+      MPI_Gather(mine.data(), count, MPI_INT64_T, all.data(), count, MPI_INT64_T, 0, MPI_COMM_WORLD);
       if (rank == 0) {
         const std::set<int64_t> unique(all.begin(), all.end());
         check(unique.size() == all.size(), "a row appeared twice in one epoch", rank);
@@ -85,7 +98,7 @@ int main(int argc, char** argv) {
     // Determinism: a fresh reader repeats epoch 0 exactly.
     CorpusReader again(o);
     CorpusReader fresh(o);
-    check(read_rows(again, steps) == read_rows(fresh, steps), "two readers disagree", rank);
+    check(read_rows(again, steps, 12, rank) == read_rows(fresh, steps, 12, rank), "two readers disagree", rank);
 
     // Resume at several points, including across the epoch boundary.
     CorpusReader full(o);
