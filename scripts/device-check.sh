@@ -9,7 +9,7 @@
 #                bash scripts/device-check.sh --cpu          (GPU stages' logic on the CPU, tiny sizes)
 #
 # Stages (each with its own timeout, log folder and pass / fail / not run line; a failed stage
-# never stops the next): build, inspect, parity, train (+ prometheus, resume), bench, nccl_tests.
+# never stops the next): build, inspect, parity, attention, train (+ prometheus, resume), bench, nccl_tests.
 # The whole run stops starting stages at SIMCSEPP_CHECK_BUDGET_S (default 470 s: under 8 minutes
 # including the build, so a second try fits in a 15-minute lease). Results: $OUT/summary.md and
 # $OUT/stages.tar.gz (<stage>/ folders with every log), rewritten after every stage, so whatever
@@ -72,7 +72,7 @@ if [ "$mode" = stage ]; then
     build)
       if [ "$CHECK_MODE" = device ]; then
         # The check's own binaries, plus any NCCL GoogleTest target this tree defines.
-        SIMCSEPP_BUILD_TARGETS="simcsepp objective_parity_tool bench_step" \
+        SIMCSEPP_BUILD_TARGETS="simcsepp objective_parity_tool bench_step test_model_cuda" \
           SIMCSEPP_BUILD_TARGETS_MATCH='(^test_.*nccl|nccl.*_test$)' SIMCSEPP_BUILD_DIR=$BUILD OUT=$dir \
           bash scripts/device-build.sh
         note "$(grep -o 'configured in .*' "$dir/build.log" | tail -1)"
@@ -106,6 +106,17 @@ if [ "$mode" = stage ]; then
       set -e
       grep -E '^(fp32|bf16):|  (ok  |FAIL) ' "$dir/parity.txt" | sed 's/^/    /' >>"$dir/detail.md" || true
       note "$(grep -c '^  ok  ' "$dir/parity.txt" || true) checks ok, $(grep -c '^  FAIL' "$dir/parity.txt" || true) failed (${args[*]})"
+      exit "$rc" ;;
+    attention)
+      gpu_stage
+      [ -x "$bin/test_model_cuda" ] || notrun "not built (no $bin/test_model_cuda)"
+      set +e
+      "$bin/test_model_cuda" --gtest_output="xml:$dir/test_model_cuda.xml" 2>&1 | tee "$dir/attention.txt"
+      rc=${PIPESTATUS[0]}
+      set -e
+      grep -E '^(backend|math|efficient|cudnn|flash|auto picks)' "$dir/attention.txt" | sed 's/^/    /' >>"$dir/detail.md" || true
+      ! grep -q '^\[  SKIPPED \]' "$dir/attention.txt" || notrun "not run: no CUDA device"
+      note "$(grep '^auto picks' "$dir/attention.txt" || echo 'no result'); exit $rc (table in summary.md)"
       exit "$rc" ;;
     nccl_tests)
       gpu_stage
@@ -340,7 +351,7 @@ write_summary() {
   } >"$WORK/summary.md"
   {
     cat "$WORK/summary.md"
-    for s in build inspect parity train bench nccl_tests; do
+    for s in build inspect parity attention train bench nccl_tests; do
       [ -f "$WORK/$s/detail.md" ] && { echo; echo "## $s"; echo; cat "$WORK/$s/detail.md"; }
     done
   } >"$out/summary.md"
@@ -379,6 +390,7 @@ stage() {  # stage NAME TIMEOUT_S
 stage build 300
 stage inspect 20
 stage parity 90
+stage attention 30
 stage train 150
 stage bench 90
 stage nccl_tests 40

@@ -14,6 +14,7 @@
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
 #include "data/token_batch.h"
+#include "model/attention_backend.h"
 #include "model/autocast_scope.h"
 #include "model/hf_checkpoint.h"
 
@@ -64,6 +65,7 @@ torch::Device parse_device(const std::string& name, const std::string& option) {
 }
 
 InferenceModel load_inference_model(const std::string& model_dir, torch::Device device) {
+  model::select_attention_backend(model::AttentionBackend::kAuto, device);  // as training evaluates
   namespace fs = std::filesystem;
   const fs::path dir(model_dir);
   const fs::path vocab = dir / "vocab.txt";

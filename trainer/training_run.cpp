@@ -31,6 +31,7 @@
 #include "data/manifest.h"
 #include "data/sts_readers.h"
 #include "data/wordpiece_tokenizer.h"
+#include "model/attention_backend.h"
 #include "model/flop_count.h"
 #include "model/hf_checkpoint.h"
 #include "monitoring/embedding_diagnostics.h"
@@ -89,6 +90,7 @@ void TrainOptions::validate() const {
   }
   need(precision == "auto" || precision == "bf16" || precision == "fp32", "unknown precision '" + precision + "'",
        "--precision", "use auto (bf16 on a GPU, fp32 on a CPU), bf16, or fp32 (e.g. to debug on a GPU)");
+  model::parse_attention_backend(attention_backend);  // throws, naming --attention-backend
   need(eval_precision == "fp32" || eval_precision == "bf16", "unknown evaluation precision '" + eval_precision + "'",
        "--eval-precision", "use fp32 (the default, as `simcsepp eval`) or bf16");
   if (resume != "none" && resume != "auto" && !fs::is_regular_file(resume)) {
@@ -144,7 +146,8 @@ nlohmann::json TrainOptions::to_json() const {
           {"diagnostics_every", diagnostics_every},
           {"peak_tflops", peak_tflops},
           {"precision", precision},
-          {"eval_precision", eval_precision}};
+          {"eval_precision", eval_precision},
+          {"attention_backend", attention_backend}};
 }
 
 Precisions resolve_precisions(const TrainOptions& o, bool cuda_device) {
@@ -406,6 +409,19 @@ int run_training(const TrainOptions& o) {
   sc.mixed_precision = precisions.train_bf16;
   const char* eval_precision_name = precisions.eval_bf16 ? "bf16" : "fp32";
   sc.diagnostics_every = o.diagnostics_every;
+  {
+    // Chosen before the first encoder call; the log names the kernel torch will really run.
+    const auto& bert = encoder->config();
+    const auto backend = model::parse_attention_backend(o.attention_backend);
+    const int64_t heads = bert.num_attention_heads, head_dim = bert.hidden_size / bert.num_attention_heads;
+    const bool dropout = bert.attention_probs_dropout_prob > 0;
+    const auto step_kernel = model::configure_attention(backend, device, precisions.train_bf16 ? torch::kBFloat16 : torch::kFloat,
+                                                        heads, head_dim, o.max_len, dropout);
+    const auto eval_kernel = model::configure_attention(backend, device, precisions.eval_bf16 ? torch::kBFloat16 : torch::kFloat,
+                                                        heads, head_dim, default_eval_max_len(bert), false);
+    LOG_INFO("attention: " << step_kernel << " kernel in the step, " << eval_kernel << " in evaluation (--attention-backend "
+                           << o.attention_backend << ")");
+  }
   TrainStep step(encoder, sc, comm);
   const auto eval_pooler = model::parse_pooler(o.eval_pooler);
   const int64_t eval_max_len = default_eval_max_len(encoder->config());

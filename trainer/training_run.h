@@ -58,6 +58,7 @@ struct TrainOptions {
   int64_t diagnostics_every = 50;  // effective rank of the batch embeddings every K updates; 0 = off
   double peak_tflops = 0;          // per device, for MFU; 0 = from the GPU's name (unknown: no MFU)
   std::string precision = "auto";  // step: auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
+  std::string attention_backend = "auto";  // model/attention_backend.h: auto | efficient | flash | cudnn | math
   std::string eval_precision = "fp32";  // STS-B dev evaluation: fp32 (as `simcsepp eval`) | bf16
 
   // Rejects nonsense values (naming the option, with a HINT) before any work starts.

@@ -37,3 +37,16 @@ target_link_libraries(flop_count_tool PRIVATE simcsepp_model simcsepp_warnings)
 target_include_directories(flop_count_tool PRIVATE ${PROJECT_SOURCE_DIR})
 set_target_properties(flop_count_tool PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 simcsepp_add_python_test(python.model_flop_parity model_flop_parity.py)
+
+# Every SDPA backend against math on a GPU (tests/model/cuda/): the device check's attention
+# stage. Built with CUDA; without a CUDA device it reports SKIPPED and ctest lists it as not run.
+if(SIMCSEPP_HAVE_CUDA)
+  add_executable(test_model_cuda ${CMAKE_CURRENT_SOURCE_DIR}/model/cuda/attention_backends_cuda_test.cpp)
+  target_link_libraries(test_model_cuda PRIVATE simcsepp_model GTest::gtest GTest::gtest_main simcsepp_warnings)
+  target_include_directories(test_model_cuda PRIVATE ${PROJECT_SOURCE_DIR})
+  set_target_properties(test_model_cuda PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  simcsepp_enable_torch_pch(test_model_cuda)
+  add_test(NAME model.attention_backends_cuda COMMAND test_model_cuda)
+  set_tests_properties(model.attention_backends_cuda PROPERTIES ENVIRONMENT "${SIMCSEPP_TEST_ENV}" TIMEOUT 300
+    SKIP_REGULAR_EXPRESSION "no CUDA device: the attention backend comparison did not run")
+endif()

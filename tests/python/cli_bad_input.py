@@ -200,6 +200,13 @@ def main():
         expect_error("train --comm nccl on a CPU", [*base, "--run-dir", os.path.join(work, "r4"), "--comm", "nccl",
                                                     "--device", "cpu"], ["--comm"], absent=["--backend"])
         expect_error("train --run-dir FILE", [*base, "--run-dir", a_file], ["--run-dir", a_file, "not a directory"])
+        expect_error("train --attention-backend fast", [*base, "--run-dir", os.path.join(work, "r6"),
+                                                        "--attention-backend", "fast"],
+                     ["--attention-backend", "unknown attention backend 'fast'"])
+        # The CPU has no memory-efficient kernel: refused at start, not replaced by another one.
+        expect_error("train --attention-backend efficient on a CPU", [*base, "--run-dir", os.path.join(work, "r7"),
+                                                                     "--attention-backend", "efficient"],
+                     ["--attention-backend", "cannot run this model's attention"])
         expect_error("train --metrics-bind not-an-address", [*base, "--run-dir", os.path.join(work, "r5"),
                                                              "--metrics-bind", "not-an-address"],
                      ["--metrics-bind", "not an IP address"], absent=["port taken", "is taken"])

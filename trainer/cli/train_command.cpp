@@ -54,6 +54,9 @@ class TrainCommand final : public Command {
         "comm", po::value(&c.comm)->default_value(c.comm), "auto | mpi | nccl | single")(
         "precision", po::value(&c.precision)->default_value(c.precision),
         "step precision: auto (bf16 autocast on a GPU, fp32 on a CPU) | bf16 | fp32 (fp32 on a GPU: to debug)")(
+        "attention-backend", po::value(&c.attention_backend)->default_value(c.attention_backend),
+        "attention kernel: auto (GPU: memory-efficient, math fallback; cuDNN off, pytorch issue 196678) | "
+        "efficient | flash | cudnn | math (only that one)")(
         "eval-precision", po::value(&c.eval_precision)->default_value(c.eval_precision),
         "STS-B dev evaluation (best-checkpoint choice): fp32 (as `simcsepp eval`) | bf16 (as `eval --bf16`)")(
         "log-every", po::value(&c.log_every)->default_value(c.log_every), "progress line interval without a TTY")(
