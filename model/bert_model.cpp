@@ -3,6 +3,10 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <limits>
+
+#include "model/dropout_masks.h"
 #include "model/linear.h"
 
 namespace simcsepp::model {
@@ -31,14 +35,16 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, bool d
   // Same summation order as transformers: (word + token type) + position.
   auto x = word_embeddings(input_ids) + token_type_embeddings->weight[0];
   x = x + position_embeddings->weight.narrow(0, 0, length);
-  return torch::dropout(LayerNorm(x), dropout_prob_, dropout);
+  return apply_dropout(LayerNorm(x), dropout_prob_, dropout, /*site=*/0, DropoutShape::kHidden);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Attention
 
-BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config)
-    : num_heads_(config.num_attention_heads), dropout_prob_(config.attention_probs_dropout_prob) {
+BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config, int64_t dropout_site)
+    : num_heads_(config.num_attention_heads),
+      dropout_prob_(config.attention_probs_dropout_prob),
+      dropout_site_(dropout_site) {
   query = register_module("query", nn::Linear(config.hidden_size, config.hidden_size));
   key = register_module("key", nn::Linear(config.hidden_size, config.hidden_size));
   value = register_module("value", nn::Linear(config.hidden_size, config.hidden_size));
@@ -48,6 +54,15 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
                                              bool dropout) {
   const int64_t batch = hidden.size(0), length = hidden.size(1), width = hidden.size(2);
   auto heads = [&](const torch::Tensor& t) { return t.view({batch, length, num_heads_, -1}).transpose(1, 2); };
+  if (dropout && dropout_prob_ > 0.0 && keyed_dropout_active()) {
+    // Test-only keyed masks (dropout_masks.h) need the probabilities SDPA keeps internal.
+    const auto q = heads(apply_linear(query, hidden)), k = heads(apply_linear(key, hidden));
+    auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+    scores = scores.masked_fill(keep_mask.logical_not(), -std::numeric_limits<double>::infinity());
+    const auto probs =
+        apply_dropout(torch::softmax(scores, -1), dropout_prob_, true, dropout_site_, DropoutShape::kAttention);
+    return torch::matmul(probs, heads(apply_linear(value, hidden))).transpose(1, 2).reshape({batch, length, width});
+  }
   // SDPA picks the fused kernel (flash / memory-efficient on CUDA, flash on CPU); its attention
   // dropout draws from the default generator, like every other dropout here.
   auto context = at::scaled_dot_product_attention(heads(apply_linear(query, hidden)), heads(apply_linear(key, hidden)),
@@ -56,20 +71,21 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
   return context.transpose(1, 2).reshape({batch, length, width});
 }
 
-BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_features, const BertConfig& config)
-    : dropout_prob_(config.hidden_dropout_prob) {
+BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_features, const BertConfig& config, int64_t dropout_site)
+    : dropout_prob_(config.hidden_dropout_prob), dropout_site_(dropout_site) {
   dense = register_module("dense", nn::Linear(in_features, config.hidden_size));
   LayerNorm = register_module("LayerNorm",
                               nn::LayerNorm(nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
 }
 
 torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& x, const torch::Tensor& residual, bool dropout) {
-  return LayerNorm(torch::dropout(apply_linear(dense, x), dropout_prob_, dropout) + residual);
+  return LayerNorm(apply_dropout(apply_linear(dense, x), dropout_prob_, dropout, dropout_site_, DropoutShape::kHidden) +
+                   residual);
 }
 
-BertAttentionImpl::BertAttentionImpl(const BertConfig& config) {
-  self = register_module("self", BertSelfAttention(config));
-  output = register_module("output", BertResidualOutput(config.hidden_size, config));
+BertAttentionImpl::BertAttentionImpl(const BertConfig& config, int64_t layer) {
+  self = register_module("self", BertSelfAttention(config, 1 + 3 * layer));
+  output = register_module("output", BertResidualOutput(config.hidden_size, config, 2 + 3 * layer));
 }
 
 torch::Tensor BertAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout) {
@@ -87,10 +103,10 @@ torch::Tensor BertIntermediateImpl::forward(const torch::Tensor& hidden) {
   return torch::gelu(apply_linear(dense, hidden));  // approximate="none": exact erf GELU, as BERT's "gelu"
 }
 
-BertLayerImpl::BertLayerImpl(const BertConfig& config) {
-  attention = register_module("attention", BertAttention(config));
+BertLayerImpl::BertLayerImpl(const BertConfig& config, int64_t layer) {
+  attention = register_module("attention", BertAttention(config, layer));
   intermediate = register_module("intermediate", BertIntermediate(config));
-  output = register_module("output", BertResidualOutput(config.intermediate_size, config));
+  output = register_module("output", BertResidualOutput(config.intermediate_size, config, 3 + 3 * layer));
 }
 
 torch::Tensor BertLayerImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout) {
@@ -100,7 +116,7 @@ torch::Tensor BertLayerImpl::forward(const torch::Tensor& hidden, const torch::T
 
 BertEncoderImpl::BertEncoderImpl(const BertConfig& config) {
   layer = register_module("layer", nn::ModuleList());
-  for (int64_t i = 0; i < config.num_hidden_layers; ++i) layer->push_back(BertLayer(config));
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) layer->push_back(BertLayer(config, i));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,6 +135,7 @@ BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::T
               "input_ids and attention_mask must both be [batch, length]");
   // Key-padding mask broadcast over heads and queries; bool keeps it valid under any autocast dtype.
   const auto keep_mask = attention_mask.to(torch::kBool).view({input_ids.size(0), 1, 1, input_ids.size(1)});
+  if (dropout) begin_keyed_dropout_call();  // counts calls only in the test-only keyed mode
   BertOutput out;
   auto hidden = embeddings(input_ids, dropout);
   for (size_t i = 0; i < encoder->layer->size(); ++i) {
