@@ -35,16 +35,14 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, bool d
   // Same summation order as transformers: (word + token type) + position.
   auto x = word_embeddings(input_ids) + token_type_embeddings->weight[0];
   x = x + position_embeddings->weight.narrow(0, 0, length);
-  return apply_dropout(LayerNorm(x), dropout_prob_, dropout, /*site=*/0, DropoutShape::kHidden);
+  return apply_dropout(LayerNorm(x), dropout_prob_, dropout, DropoutShape::kHidden);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Attention
 
-BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config, int64_t dropout_site)
-    : num_heads_(config.num_attention_heads),
-      dropout_prob_(config.attention_probs_dropout_prob),
-      dropout_site_(dropout_site) {
+BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config)
+    : num_heads_(config.num_attention_heads), dropout_prob_(config.attention_probs_dropout_prob) {
   query = register_module("query", nn::Linear(config.hidden_size, config.hidden_size));
   key = register_module("key", nn::Linear(config.hidden_size, config.hidden_size));
   value = register_module("value", nn::Linear(config.hidden_size, config.hidden_size));
@@ -60,7 +58,7 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
     auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
     scores = scores.masked_fill(keep_mask.logical_not(), -std::numeric_limits<double>::infinity());
     const auto probs =
-        apply_dropout(torch::softmax(scores, -1), dropout_prob_, true, dropout_site_, DropoutShape::kAttention);
+        apply_dropout(torch::softmax(scores, -1), dropout_prob_, true, DropoutShape::kAttention);
     return torch::matmul(probs, heads(apply_linear(value, hidden))).transpose(1, 2).reshape({batch, length, width});
   }
   // SDPA picks the fused kernel (flash / memory-efficient on CUDA, flash on CPU); its attention
@@ -71,21 +69,20 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
   return context.transpose(1, 2).reshape({batch, length, width});
 }
 
-BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_features, const BertConfig& config, int64_t dropout_site)
-    : dropout_prob_(config.hidden_dropout_prob), dropout_site_(dropout_site) {
+BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_features, const BertConfig& config)
+    : dropout_prob_(config.hidden_dropout_prob) {
   dense = register_module("dense", nn::Linear(in_features, config.hidden_size));
   LayerNorm = register_module("LayerNorm",
                               nn::LayerNorm(nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
 }
 
 torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& x, const torch::Tensor& residual, bool dropout) {
-  return LayerNorm(apply_dropout(apply_linear(dense, x), dropout_prob_, dropout, dropout_site_, DropoutShape::kHidden) +
-                   residual);
+  return LayerNorm(apply_dropout(apply_linear(dense, x), dropout_prob_, dropout, DropoutShape::kHidden) + residual);
 }
 
-BertAttentionImpl::BertAttentionImpl(const BertConfig& config, int64_t layer) {
-  self = register_module("self", BertSelfAttention(config, 1 + 3 * layer));
-  output = register_module("output", BertResidualOutput(config.hidden_size, config, 2 + 3 * layer));
+BertAttentionImpl::BertAttentionImpl(const BertConfig& config) {
+  self = register_module("self", BertSelfAttention(config));
+  output = register_module("output", BertResidualOutput(config.hidden_size, config));
 }
 
 torch::Tensor BertAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout) {
@@ -103,10 +100,10 @@ torch::Tensor BertIntermediateImpl::forward(const torch::Tensor& hidden) {
   return torch::gelu(apply_linear(dense, hidden));  // approximate="none": exact erf GELU, as BERT's "gelu"
 }
 
-BertLayerImpl::BertLayerImpl(const BertConfig& config, int64_t layer) {
-  attention = register_module("attention", BertAttention(config, layer));
+BertLayerImpl::BertLayerImpl(const BertConfig& config) {
+  attention = register_module("attention", BertAttention(config));
   intermediate = register_module("intermediate", BertIntermediate(config));
-  output = register_module("output", BertResidualOutput(config.intermediate_size, config, 3 + 3 * layer));
+  output = register_module("output", BertResidualOutput(config.intermediate_size, config));
 }
 
 torch::Tensor BertLayerImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout) {
@@ -116,7 +113,7 @@ torch::Tensor BertLayerImpl::forward(const torch::Tensor& hidden, const torch::T
 
 BertEncoderImpl::BertEncoderImpl(const BertConfig& config) {
   layer = register_module("layer", nn::ModuleList());
-  for (int64_t i = 0; i < config.num_hidden_layers; ++i) layer->push_back(BertLayer(config, i));
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) layer->push_back(BertLayer(config));
 }
 
 // ---------------------------------------------------------------------------------------------

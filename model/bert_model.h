@@ -6,12 +6,10 @@
 // ("embeddings.word_embeddings", "encoder.layer.3.attention.self.query", ...), so named_parameters()
 // are the checkpoint keys and loading is a name lookup.
 //
-// Dropout: every dropout goes through model/dropout_masks.h: torch's functional dropout (default
-// generator, so seeding torch::manual_seed reproduces the masks), or per-sentence keyed masks in
-// the test-only KeyedDropoutScope. It is applied only when the caller passes dropout=true; the
-// caller decides (training mode AND not an off-dropout call), so no module's train/eval state is
-// ever flipped. Dropout sites are numbered per forward pass: 0 embeddings, then for layer l
-// 1 + 3l attention probabilities, 2 + 3l attention output, 3 + 3l feed-forward output.
+// Dropout: every dropout is torch's functional dropout (default generator, so seeding
+// torch::manual_seed reproduces the masks) and is applied only when the caller passes
+// dropout=true; the caller decides (training mode AND not an off-dropout call), so no module's
+// train/eval state is ever flipped.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -42,7 +40,7 @@ TORCH_MODULE(BertEmbeddings);
 // query/key/value projections ("attention.self").
 class BertSelfAttentionImpl : public torch::nn::Module {
  public:
-  BertSelfAttentionImpl(const BertConfig& config, int64_t dropout_site = 1);
+  explicit BertSelfAttentionImpl(const BertConfig& config);
   // hidden [B, L, H], keep_mask bool [B, 1, 1, L] (true = attend) -> context [B, L, H].
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout);
 
@@ -51,14 +49,13 @@ class BertSelfAttentionImpl : public torch::nn::Module {
  private:
   int64_t num_heads_;
   double dropout_prob_;
-  int64_t dropout_site_;
 };
 TORCH_MODULE(BertSelfAttention);
 
 // dense -> dropout -> LayerNorm(x + residual): "attention.output" and "output" in HF.
 class BertResidualOutputImpl : public torch::nn::Module {
  public:
-  BertResidualOutputImpl(int64_t in_features, const BertConfig& config, int64_t dropout_site = 2);
+  BertResidualOutputImpl(int64_t in_features, const BertConfig& config);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual, bool dropout);
 
   torch::nn::Linear dense{nullptr};
@@ -66,14 +63,12 @@ class BertResidualOutputImpl : public torch::nn::Module {
 
  private:
   double dropout_prob_;
-  int64_t dropout_site_;
 };
 TORCH_MODULE(BertResidualOutput);
 
 class BertAttentionImpl : public torch::nn::Module {
  public:
-  // `layer`: the encoder layer's index (numbers its dropout sites).
-  explicit BertAttentionImpl(const BertConfig& config, int64_t layer = 0);
+  explicit BertAttentionImpl(const BertConfig& config);
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout);
 
   BertSelfAttention self{nullptr};
@@ -93,7 +88,7 @@ TORCH_MODULE(BertIntermediate);
 
 class BertLayerImpl : public torch::nn::Module {
  public:
-  explicit BertLayerImpl(const BertConfig& config, int64_t layer = 0);
+  explicit BertLayerImpl(const BertConfig& config);
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout);
 
   BertAttention attention{nullptr};

@@ -13,6 +13,7 @@ namespace {
 struct KeyedState {
   testing::KeyedDropoutOptions options;
   int64_t call = -1;  // index of the current dropout-on encoder call
+  int64_t site = 0;   // dropout applications so far in that call
 };
 
 thread_local KeyedState* keyed_state = nullptr;
@@ -24,9 +25,10 @@ uint64_t mix(uint64_t h, uint64_t v) {  // splitmix64 finaliser over h ^ v
   return z ^ (z >> 31);
 }
 
-torch::Tensor keyed_dropout(const torch::Tensor& x, double p, int64_t site, DropoutShape shape) {
+torch::Tensor keyed_dropout(const torch::Tensor& x, double p, DropoutShape shape) {
   const auto& o = keyed_state->options;
   TORCH_CHECK(keyed_state->call >= 0, "keyed dropout: no BertModel call began");
+  const int64_t site = keyed_state->site++;
   const int64_t rows = x.size(0);
   TORCH_CHECK(o.rows_per_view > 0 && rows % o.rows_per_view == 0, "keyed dropout: a call of ", rows,
               " rows is not whole views of rows_per_view ", o.rows_per_view);
@@ -57,15 +59,17 @@ torch::Tensor keyed_dropout(const torch::Tensor& x, double p, int64_t site, Drop
 
 }  // namespace
 
-torch::Tensor apply_dropout(const torch::Tensor& x, double p, bool train, int64_t site, DropoutShape shape) {
+torch::Tensor apply_dropout(const torch::Tensor& x, double p, bool train, DropoutShape shape) {
   if (keyed_state == nullptr || !train || p == 0.0) return torch::dropout(x, p, train);
-  return keyed_dropout(x, p, site, shape);
+  return keyed_dropout(x, p, shape);
 }
 
 bool keyed_dropout_active() { return keyed_state != nullptr; }
 
 void begin_keyed_dropout_call() {
-  if (keyed_state != nullptr) ++keyed_state->call;
+  if (keyed_state == nullptr) return;
+  ++keyed_state->call;
+  keyed_state->site = 0;
 }
 
 namespace testing {
@@ -74,7 +78,7 @@ KeyedDropoutScope::KeyedDropoutScope(const KeyedDropoutOptions& options) {
   TORCH_CHECK(keyed_state == nullptr, "KeyedDropoutScope: scopes do not nest");
   TORCH_CHECK(options.rows_per_view > 0 && options.max_length > 0,
               "KeyedDropoutScope needs rows_per_view and max_length");
-  keyed_state = new KeyedState{options, -1};
+  keyed_state = new KeyedState{options, -1, 0};
 }
 
 KeyedDropoutScope::~KeyedDropoutScope() {

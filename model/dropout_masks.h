@@ -8,6 +8,8 @@
 // scope is alive on the thread, the mask of row r of an encoder call at dropout site s is drawn
 // from a private generator seeded by hash(seed, update, call, site, view(r), sentence(r)), where
 //   call      = index of the dropout-on BertModel::forward call since the scope opened,
+//   site      = index of the dropout application within that call (the forward order is fixed:
+//               embeddings, then per layer attention probabilities, attention output, FFN output),
 //   view(r)   = r / rows_per_view      (the copy: unsupervised SimCSE encodes each sentence twice,
 //                                       supervised stacks 3 columns; copies must differ),
 //   sentence(r) = first_row + r % rows_per_view   (the sentence's GLOBAL row id).
@@ -29,9 +31,8 @@ namespace simcsepp::model {
 // attention probabilities.
 enum class DropoutShape { kHidden, kAttention };
 
-// torch::dropout(x, p, train), or the keyed mask when a KeyedDropoutScope is alive; `site`
-// numbers the dropout sites of one forward pass (same numbering on every rank).
-torch::Tensor apply_dropout(const torch::Tensor& x, double p, bool train, int64_t site, DropoutShape shape);
+// torch::dropout(x, p, train), or the keyed mask when a KeyedDropoutScope is alive.
+torch::Tensor apply_dropout(const torch::Tensor& x, double p, bool train, DropoutShape shape);
 
 // True while a KeyedDropoutScope is alive on this thread.
 bool keyed_dropout_active();
