@@ -53,7 +53,7 @@ torch::Tensor keyed_dropout(const torch::Tensor& x, double p, DropoutShape shape
     for (auto d : length_dims) keep = keep.narrow(d, 0, x.size(d + 1));
     masks.push_back(keep);
   }
-  const auto mask = torch::stack(masks).to(x.options().requires_grad(false));
+  const auto mask = torch::stack(masks).to(x.device(), x.scalar_type());
   return x * mask * (1.0 / (1.0 - p));
 }
 
