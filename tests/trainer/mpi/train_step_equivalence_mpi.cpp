@@ -11,9 +11,12 @@
 // float64 and AdamW keeps its default eps 1e-8: Adam's m / (sqrt(v) + eps) turns reduction-order
 // noise on near-zero gradient entries into steps of up to lr, which in float32 (noise ~1e-5 on
 // this model's gradients) would test rounding; in float64 the noise is ~1e-14, so any
-// difference above 1e-9 is a real difference in the update. Measured: max |param diff| 1.8e-12
-// to 8.6e-12 over np2/np3 and AVX-512, AVX2 and scalar kernels (ATEN_CPU_CAPABILITY, MKL_CBWR),
-// so the bound has over 100x margin on every kernel path; numerics.avx2.* re-runs it with AVX2.
+// difference above 1e-9 is a real difference in the update. Measured with dropout 0 (the old
+// fixture): max |param diff| 1.8e-12 to 8.6e-12 over np2/np3 and AVX-512, AVX2 and scalar
+// kernels (ATEN_CPU_CAPABILITY, MKL_CBWR). With keyed dropout 0.1: 2.2e-15 to 5.7e-14 over
+// np2/np3, AVX-512 and AVX2, every case, so the bound has over 10^4 margin; numerics.avx2.*
+// re-runs it with AVX2. A planted bug that gathers the dropout-on positives as negatives only
+// when world_size > 1 fails off-dropout and simcse++ (accum 1 and 2) here.
 // The fp32 loss and norm outputs are compared at 1e-6 relative: each side rounds its fp64 value
 // to fp32 once and the average of W fp32 losses adds at most W ulps (1.2e-7 relative each).
 #include <gtest/gtest.h>
@@ -75,6 +78,8 @@ struct Case {
   std::string objective;
   int64_t grad_accum;
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.objective << " grad_accum " << c.grad_accum; }
 
 class TrainStepEquivalence : public ::testing::TestWithParam<Case> {};
 
