@@ -3,6 +3,10 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <limits>
+
+#include "model/dropout_masks.h"
 #include "model/linear.h"
 
 namespace simcsepp::model {
@@ -31,7 +35,7 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, bool d
   // Same summation order as transformers: (word + token type) + position.
   auto x = word_embeddings(input_ids) + token_type_embeddings->weight[0];
   x = x + position_embeddings->weight.narrow(0, 0, length);
-  return torch::dropout(LayerNorm(x), dropout_prob_, dropout);
+  return apply_dropout(LayerNorm(x), dropout_prob_, dropout, DropoutShape::kHidden);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -48,6 +52,15 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
                                              bool dropout) {
   const int64_t batch = hidden.size(0), length = hidden.size(1), width = hidden.size(2);
   auto heads = [&](const torch::Tensor& t) { return t.view({batch, length, num_heads_, -1}).transpose(1, 2); };
+  if (dropout && dropout_prob_ > 0.0 && keyed_dropout_active()) {
+    // Test-only keyed masks (dropout_masks.h) need the probabilities SDPA keeps internal.
+    const auto q = heads(apply_linear(query, hidden)), k = heads(apply_linear(key, hidden));
+    auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+    scores = scores.masked_fill(keep_mask.logical_not(), -std::numeric_limits<double>::infinity());
+    const auto probs =
+        apply_dropout(torch::softmax(scores, -1), dropout_prob_, true, DropoutShape::kAttention);
+    return torch::matmul(probs, heads(apply_linear(value, hidden))).transpose(1, 2).reshape({batch, length, width});
+  }
   // SDPA picks the fused kernel (flash / memory-efficient on CUDA, flash on CPU); its attention
   // dropout draws from the default generator, like every other dropout here.
   auto context = at::scaled_dot_product_attention(heads(apply_linear(query, hidden)), heads(apply_linear(key, hidden)),
@@ -64,7 +77,7 @@ BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_features, const BertCo
 }
 
 torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& x, const torch::Tensor& residual, bool dropout) {
-  return LayerNorm(torch::dropout(apply_linear(dense, x), dropout_prob_, dropout) + residual);
+  return LayerNorm(apply_dropout(apply_linear(dense, x), dropout_prob_, dropout, DropoutShape::kHidden) + residual);
 }
 
 BertAttentionImpl::BertAttentionImpl(const BertConfig& config) {
@@ -119,6 +132,7 @@ BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::T
               "input_ids and attention_mask must both be [batch, length]");
   // Key-padding mask broadcast over heads and queries; bool keeps it valid under any autocast dtype.
   const auto keep_mask = attention_mask.to(torch::kBool).view({input_ids.size(0), 1, 1, input_ids.size(1)});
+  if (dropout) begin_keyed_dropout_call();  // counts calls only in the test-only keyed mode
   BertOutput out;
   auto hidden = embeddings(input_ids, dropout);
   for (size_t i = 0; i < encoder->layer->size(); ++i) {

@@ -6,10 +6,10 @@
 // ("embeddings.word_embeddings", "encoder.layer.3.attention.self.query", ...), so named_parameters()
 // are the checkpoint keys and loading is a name lookup.
 //
-// Dropout: every dropout is torch's functional dropout (default generator, so seeding
-// torch::manual_seed reproduces the masks) and is applied only when the caller passes
-// dropout=true; the caller decides (training mode AND not an off-dropout call), so no module's
-// train/eval state is ever flipped.
+// Dropout: torch's functional dropout (default generator: torch::manual_seed reproduces the
+// masks), or the test-only keyed masks of model/dropout_masks.h inside a KeyedDropoutScope;
+// applied only when the caller passes dropout=true; the caller decides (training mode AND not an
+// off-dropout call), so no module's train/eval state is ever flipped.
 #pragma once
 
 #include <torch/nn/module.h>

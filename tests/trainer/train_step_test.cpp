@@ -15,8 +15,10 @@
 
 #include "cluster/base/error.h"
 #include "cluster/single_process_communicator.h"
+#include "model/dropout_masks.h"
 #include "model/objective_forward.h"
 #include "model/sentence_encoder.h"
+#include "trainer/adamw.h"
 #include "trainer/checkpoint_file.h"
 #include "trainer/lr_schedule.h"
 
@@ -141,39 +143,91 @@ TEST(TrainStep, NonFiniteUpdateIsSkippedAndLeavesStateUnchanged) {
   EXPECT_EQ(step.optimizer().state().back().item<float>(), 2.0f);  // two real updates
 }
 
-TEST(TrainStep, GradientAccumulationMatchesOneLargeBatchForSimcse) {
-  // Without DCL and without dropout, accumulating two halves of a batch gives the gradient of
-  // the mean of the two half-batch losses.
-  auto cfg = tiny_config();
-  cfg.hidden_dropout_prob = 0;
-  cfg.attention_probs_dropout_prob = 0;
+// grad_accum = k must update the weights by the gradient of the MEAN of the k micro-batch losses.
+// (Not of one batch of k*B rows: in-batch negatives make that a different loss.) The reference
+// is independent of TrainStep's per-micro-batch backward: one graph holding the k losses, one
+// backward of their mean, one AdamW update. Float64, dropout 0.1 with keyed masks (the same
+// sentence-keyed masks on both sides, model/dropout_masks.h), simcse++ (off-dropout + DCL).
+// AdamW eps = 1 makes the first step ~ lr * g / (|g| + 1), proportional to the gradient; with the
+// default eps it is ~ lr * sign(g) and would not see a missing 1/k.
+TEST(TrainStep, GradientAccumulationUpdatesByTheMeanOfMicroBatchGradients) {
+  constexpr int64_t kMicro = 3, kRows = 4, kLen = 8;
+  constexpr double kWeightBound = 1e-12;  // float64; measured max diff printed below
+  const auto objective = model::parse_objective("simcse++");
+  trainer::AdamWConfig adamw;
+  adamw.lr = 1e-2;
+  adamw.eps = 1.0;
   cluster::SingleProcessCommunicator comm;
-  auto run = [&](int64_t accum) {
+  auto make_encoder = [&] {
     torch::manual_seed(5);
-    model::SentenceEncoder enc(cfg);
-    trainer::TrainStepConfig sc;
-    sc.objective = model::parse_objective("simcse");
-    sc.grad_accum = accum;
-    sc.adamw.lr = 1e-3;
-    trainer::TrainStep step(enc, sc, comm);
-    std::vector<std::vector<data::TokenBatch>> micro;
-    for (int64_t a = 0; a < accum; ++a) micro.push_back({token_batch(4, 8, 10 + static_cast<int>(a))});
-    auto out = step.step(micro);
-    return std::make_pair(out.loss.item<double>(), enc->mlp->dense->weight.detach().clone());
+    model::SentenceEncoder enc(tiny_config());
+    enc->to(torch::kDouble);
+    return enc;
   };
-  const auto [loss2, w2] = run(2);
-  EXPECT_TRUE(std::isfinite(loss2));
-  // Independent check: average of two separate single-micro-batch losses.
-  torch::manual_seed(5);
-  model::SentenceEncoder enc(cfg);
-  double sum = 0;
-  for (int a = 0; a < 2; ++a) {
-    const auto b = token_batch(4, 8, 10 + a);
-    sum += model::forward_objective(enc, comm, model::parse_objective("simcse"), model::Pooler::kCls,
-                                    {trainer::to_ids_tensor(b, torch::kCPU)}, {trainer::to_mask_tensor(b, torch::kCPU)})
-               .total.item<double>();
+  std::vector<std::vector<data::TokenBatch>> micro;
+  for (int64_t a = 0; a < kMicro; ++a) micro.push_back({token_batch(kRows, kLen, 10 + static_cast<int>(a))});
+  model::testing::KeyedDropoutOptions keyed;
+  keyed.seed = 3;
+  keyed.rows_per_view = kRows;
+  keyed.max_length = tiny_config().max_position_embeddings;
+
+  auto accumulated = make_encoder();
+  trainer::TrainStepConfig sc;
+  sc.objective = objective;
+  sc.grad_accum = kMicro;
+  sc.adamw = adamw;
+  trainer::TrainStep step(accumulated, sc, comm);
+  trainer::StepOutput out;
+  {
+    model::testing::KeyedDropoutScope scope(keyed);
+    out = step.step(micro);
   }
-  EXPECT_NEAR(loss2, sum / 2, 1e-5);
+
+  // Reference: the k micro-batch losses in one graph, backward of sum / divisor, AdamW.
+  auto reference = [&](double divisor, double* loss, double* grad_norm) {
+    auto enc = make_encoder();
+    model::testing::KeyedDropoutScope scope(keyed);
+    auto total = torch::zeros({}, torch::kDouble);
+    for (const auto& columns : micro) {
+      total = total + model::forward_objective(enc, comm, objective, model::Pooler::kCls,
+                                               {trainer::to_ids_tensor(columns[0], torch::kCPU)},
+                                               {trainer::to_mask_tensor(columns[0], torch::kCPU)})
+                          .total;
+    }
+    (total / divisor).backward();
+    torch::NoGradGuard no_grad;
+    if (loss) *loss = total.item<double>() / kMicro;
+    if (grad_norm) {
+      double sq = 0;
+      for (const auto& p : enc->parameters()) sq += p.grad().pow(2).sum().item<double>();
+      *grad_norm = std::sqrt(sq);
+    }
+    trainer::AdamW(enc->parameters(), adamw).step(adamw.lr, torch::zeros({}, torch::kFloat));
+    return enc;
+  };
+  auto max_diff = [](model::SentenceEncoder& a, model::SentenceEncoder& b) {
+    double worst = 0;
+    auto bp = b->named_parameters();
+    for (const auto& item : a->named_parameters())
+      worst = std::max(worst, (item.value() - bp[item.key()]).abs().max().item<double>());
+    return worst;
+  };
+  double ref_loss = 0, ref_norm = 0;
+  auto mean = reference(static_cast<double>(kMicro), &ref_loss, &ref_norm);
+  auto summed = reference(1.0, nullptr, nullptr);  // the bug: accumulation without 1/k
+  auto initial = make_encoder();
+
+  const double diff = max_diff(accumulated, mean);
+  const double moved = max_diff(accumulated, initial);
+  const double missing_scale = max_diff(summed, mean);
+  std::printf("[grad-accum] k=%ld: max |weight diff| vs mean-gradient reference %.3g, vs no-1/k %.3g, "
+              "max |weight change| %.3g\n",
+              static_cast<long>(kMicro), diff, max_diff(accumulated, summed), moved);
+  EXPECT_LE(diff, kWeightBound);
+  EXPECT_GT(moved, 1e-4);                      // the update really moved the weights
+  EXPECT_GT(missing_scale, 1e3 * kWeightBound);  // a missing 1/k is far outside the bound
+  EXPECT_NEAR(out.loss.item<double>(), ref_loss, 1e-6 * std::abs(ref_loss));  // fp32 output
+  EXPECT_NEAR(out.grad_norm.item<double>(), ref_norm, 1e-6 * ref_norm);
 }
 
 TEST(LinearSchedule, WarmupThenLinearDecayToZero) {

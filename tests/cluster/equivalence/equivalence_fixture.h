@@ -1,7 +1,9 @@
 // equivalence_fixture.h - what both data-parallel equivalence tests train on
 // (tests/cluster/equivalence: objective + reducer + SGD; tests/trainer/mpi: TrainStep + AdamW):
-// a tiny random BERT without dropout (deterministic calls, so the comparison is of the algebra)
-// and global batches every rank can compute, so each takes its own rows.
+// a tiny random BERT with dropout 0.1 under keyed masks (model/dropout_masks.h: a sentence gets
+// the same masks whichever rank encodes it, so the dropout-on and dropout-off views differ and
+// the comparison still is of the algebra) and global batches every rank can compute, so each
+// takes its own rows.
 #pragma once
 
 #include <torch/torch.h>
@@ -9,10 +11,14 @@
 #include <cstdint>
 
 #include "model/bert_config.h"
+#include "model/dropout_masks.h"
 
 namespace simcsepp::equivalence {
 
-inline model::BertConfig tiny_bert_without_dropout() {
+inline constexpr double kDropout = 0.1;
+inline constexpr uint64_t kDropoutSeed = 77;
+
+inline model::BertConfig tiny_bert(double dropout = kDropout) {
   model::BertConfig c;
   c.vocab_size = 64;
   c.hidden_size = 32;
@@ -20,9 +26,21 @@ inline model::BertConfig tiny_bert_without_dropout() {
   c.num_attention_heads = 2;
   c.intermediate_size = 64;
   c.max_position_embeddings = 16;
-  c.hidden_dropout_prob = 0.0;
-  c.attention_probs_dropout_prob = 0.0;
+  c.hidden_dropout_prob = dropout;
+  c.attention_probs_dropout_prob = dropout;
   return c;
+}
+
+// Keyed dropout for the calls of update `update` in a process whose rows are
+// [first_row, first_row + rows) of the global batch.
+inline model::testing::KeyedDropoutOptions keyed_dropout(int64_t update, int64_t first_row, int64_t rows) {
+  model::testing::KeyedDropoutOptions o;
+  o.seed = kDropoutSeed;
+  o.update = update;
+  o.first_row = first_row;
+  o.rows_per_view = rows;
+  o.max_length = tiny_bert().max_position_embeddings;
+  return o;
 }
 
 // One column of the global batch of `step`: ids [rows, seq_len] with random lengths (>= 3),

@@ -1,16 +1,22 @@
 // train_step_equivalence_mpi.cpp - data-parallel equivalence of the trainer's real update path:
 // W ranks running TrainStep (bucketed gradient all-reduce from backward hooks, global gradient
 // norm, clipping, the non-finite/stop flag all-reduce, fused AdamW, linear schedule) on local
-// batches of B take the same updates as one TrainStep on the global batch W*B, for the
-// unsupervised, SimCSE++ and supervised objectives; all ranks stay bit-identical.
+// batches of B take the same updates as one TrainStep on the global batch W*B, for every
+// objective (simcse, off-dropout, dcl, simcse++, supervised) and with gradient accumulation
+// (grad_accum micro-batches per update on both sides); all ranks stay bit-identical. Dropout 0.1
+// with the test-only keyed masks (model/dropout_masks.h, equivalence_fixture.h): a sentence gets
+// the same masks on whichever rank encodes it, so the dropout-on and dropout-off views differ.
 //
 // tests/cluster/equivalence checks the algebra in float32 with plain SGD. Here the encoders are
 // float64 and AdamW keeps its default eps 1e-8: Adam's m / (sqrt(v) + eps) turns reduction-order
 // noise on near-zero gradient entries into steps of up to lr, which in float32 (noise ~1e-5 on
 // this model's gradients) would test rounding; in float64 the noise is ~1e-14, so any
-// difference above 1e-9 is a real difference in the update. Measured: max |param diff| 1.8e-12
-// to 8.6e-12 over np2/np3 and AVX-512, AVX2 and scalar kernels (ATEN_CPU_CAPABILITY, MKL_CBWR),
-// so the bound has over 100x margin on every kernel path; numerics.avx2.* re-runs it with AVX2.
+// difference above 1e-9 is a real difference in the update. Measured with dropout 0 (the old
+// fixture): max |param diff| 1.8e-12 to 8.6e-12 over np2/np3 and AVX-512, AVX2 and scalar
+// kernels (ATEN_CPU_CAPABILITY, MKL_CBWR). With keyed dropout 0.1: 2.2e-15 to 5.7e-14 over
+// np2/np3, AVX-512 and AVX2, every case, so the bound has over 10^4 margin; numerics.avx2.*
+// re-runs it with AVX2. A planted bug that gathers the dropout-on positives as negatives only
+// when world_size > 1 fails off-dropout and simcse++ (accum 1 and 2) here.
 // The fp32 loss and norm outputs are compared at 1e-6 relative: each side rounds its fp64 value
 // to fp32 once and the average of W fp32 losses adds at most W ulps (1.2e-7 relative each).
 #include <gtest/gtest.h>
@@ -20,6 +26,7 @@
 
 #include "cluster/parameter_divergence.h"
 #include "cluster/single_process_communicator.h"
+#include "model/dropout_masks.h"
 #include "model/objective_config.h"
 #include "model/sentence_encoder.h"
 #include "tests/cluster/equivalence/equivalence_fixture.h"
@@ -37,7 +44,7 @@ constexpr int kSteps = 4;
 
 model::SentenceEncoder make_encoder() {
   torch::manual_seed(2024);  // identical initial parameters everywhere
-  model::SentenceEncoder encoder(equivalence::tiny_bert_without_dropout());
+  model::SentenceEncoder encoder(equivalence::tiny_bert());
   encoder->to(torch::kDouble);
   return encoder;
 }
@@ -67,10 +74,20 @@ TrainStepConfig step_config(const std::string& objective) {
   return c;
 }
 
-class TrainStepEquivalence : public ::testing::TestWithParam<std::string> {};
+struct Case {
+  std::string objective;
+  int64_t grad_accum;
+};
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.objective << " grad_accum " << c.grad_accum; }
+
+class TrainStepEquivalence : public ::testing::TestWithParam<Case> {};
 
 TEST_P(TrainStepEquivalence, WRanksOfBatchBEqualOneProcessOfBatchWB) {
-  const auto config = step_config(GetParam());
+  auto config = step_config(GetParam().objective);
+  const int64_t accum = GetParam().grad_accum;
+  config.grad_accum = accum;
+  const std::string label = GetParam().objective + " grad_accum " + std::to_string(accum);
   const int w = comm().world_size(), me = comm().rank();
   const int columns = config.objective.supervised ? 3 : 1;
   TrainStep distributed(make_encoder(), config, comm());
@@ -81,13 +98,23 @@ TEST_P(TrainStepEquivalence, WRanksOfBatchBEqualOneProcessOfBatchWB) {
 
   double worst = 0;
   for (int s = 0; s < kSteps; ++s) {
-    std::vector<data::TokenBatch> local, global;
-    for (int c = 0; c < columns; ++c) {
-      local.push_back(batch_rows(s, c, w * kLocalBatch, me * kLocalBatch, kLocalBatch));
-      global.push_back(batch_rows(s, c, w * kLocalBatch, 0, w * kLocalBatch));
+    std::vector<std::vector<data::TokenBatch>> local(accum), global(accum);
+    for (int64_t a = 0; a < accum; ++a) {
+      const int batch = static_cast<int>(s * accum + a);
+      for (int c = 0; c < columns; ++c) {
+        local[a].push_back(batch_rows(batch, c, w * kLocalBatch, me * kLocalBatch, kLocalBatch));
+        global[a].push_back(batch_rows(batch, c, w * kLocalBatch, 0, w * kLocalBatch));
+      }
     }
-    const StepOutput out = distributed.step({local});
-    const StepOutput ref = reference.step({global});
+    StepOutput out, ref;
+    {
+      model::testing::KeyedDropoutScope keyed(equivalence::keyed_dropout(s, me * kLocalBatch, kLocalBatch));
+      out = distributed.step(local);
+    }
+    {
+      model::testing::KeyedDropoutScope keyed(equivalence::keyed_dropout(s, 0, w * kLocalBatch));
+      ref = reference.step(global);
+    }
     auto loss = out.loss.clone();
     comm().all_reduce(loss, cluster::ReduceOp::kAvg);
     // StepOutput's loss and norm are fp32 scalars whatever the model's dtype.
@@ -106,7 +133,7 @@ TEST_P(TrainStepEquivalence, WRanksOfBatchBEqualOneProcessOfBatchWB) {
       const double d = (item.value() - rp[item.key()]).abs().max().item<double>();
       if (d > step_worst) step_worst = d, worst_name = item.key();
     }
-    EXPECT_LE(step_worst, 1e-9) << GetParam() << " step " << s << ": " << worst_name << " differs by " << step_worst;
+    EXPECT_LE(step_worst, 1e-9) << label << " step " << s << ": " << worst_name << " differs by " << step_worst;
     worst = std::max(worst, step_worst);
   }
   // The updates really moved the parameters (Adam steps of ~lr), far beyond the tolerance.
@@ -118,13 +145,16 @@ TEST_P(TrainStepEquivalence, WRanksOfBatchBEqualOneProcessOfBatchWB) {
   EXPECT_GT(moved, 1e-3);
   if (me == 0) {
     std::printf("[train-step equivalence] %s W=%d B=%ld: max |param diff| %.3g, max |param change| %.3g\n",
-                GetParam().c_str(), w, static_cast<long>(kLocalBatch), worst, moved);
+                label.c_str(), w, static_cast<long>(kLocalBatch), worst, moved);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Objectives, TrainStepEquivalence, ::testing::Values("simcse", "simcse++", "supervised"),
+INSTANTIATE_TEST_SUITE_P(Objectives, TrainStepEquivalence,
+                         ::testing::Values(Case{"simcse", 1}, Case{"off-dropout", 1}, Case{"dcl", 1},
+                                           Case{"simcse++", 1}, Case{"supervised", 1}, Case{"simcse++", 2},
+                                           Case{"supervised", 2}),
                          [](const auto& info) {
-                           std::string n = info.param;
+                           std::string n = info.param.objective + "_accum" + std::to_string(info.param.grad_accum);
                            for (auto& ch : n)
                              if (ch == '-' || ch == '+') ch = '_';
                            return n;
