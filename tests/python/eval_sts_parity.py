@@ -1,5 +1,7 @@
-"""Parity of `simcsepp eval` with a Python reference of the SentEval STS protocol (SimCSE's "all"
-setting): every per-task and per-subset/split number equals transformers + scipy to 0.01.
+"""Parity of `simcsepp eval` with a Python reference of the SentEval STS protocol as SimCSE runs it
+(SimCSE's "all" setting; transformers + numpy + scipy, written from SentEval's sts.py, nothing
+borrowed from simcsepp): every per-task and per-subset/split number equals it to 0.01 plus the
+reference's own float32 rounding noise (see "the reference protocol" below).
 
 The shared data has only STS12, STS-B train/dev and SICK train/trial. So that every code path
 runs, the test assembles a temporary SentEval layout (data/downstream style: STS/..., SICK/) where
@@ -56,23 +58,41 @@ def build_layout(root):
     write(f"{root}/SICK/SICK_test_annotated.txt", trial, newline="\r\n")
 
 
-# --- the reference protocol, as SentEval reads and scores it ----------------------------------
+# --- the reference protocol: SentEval's STS code as SimCSE runs it, nothing taken from simcsepp -
+# (SimCSE's SentEval/senteval/sts.py + engine.py + evaluation.py): sentences are whitespace token
+# lists; STS12-16 pairs are sorted by (len(s1), len(s2), score) (STS-B and SICK keep file order);
+# pairs go in batches of 128 (engine default), the batcher embeds batch1 and batch2 separately
+# (' '.join(tokens), padded to the batch); each pair's score is utils.cosine =
+# np.dot(u, v) / (norm(u) * norm(v)) on the float32 embeddings, with SentEval's own nan_to_num
+# around it; Spearman (scipy) per subset and over all pairs concatenated ("all").
+#
+# simcsepp differs in two numerical choices (docs/evaluation.md): it embeds each distinct sentence
+# once, and accumulates the cosine in float64 before rounding to float32, so identical pairs tie
+# exactly at 1. In float32 they land at 1 +- a few ulp, and Spearman ranks that noise: the SMT
+# subsets have dozens of such pairs. The tolerance below is therefore the fp32 rounding noise of
+# the reference itself (its Spearman with the cosine in float32 vs in float64, measured per part
+# on the same embeddings) plus TOL: a simcsepp number further than that from plain SentEval is a
+# real difference, not rounding.
+
+SENTEVAL_BATCH = 128
+
 
 def read_sts(root, subset):
     lines = open(f"{root}/STS/STS12-en-test/STS.input.{subset}.txt", encoding="utf8").read().splitlines()
     s1, s2 = zip(*[line.split("\t") for line in lines])
     raw = np.array(open(f"{root}/STS/STS12-en-test/STS.gs.{subset}.txt", encoding="utf8").read().splitlines())
     keep = raw != ""
-    return ([" ".join(s.split()) for s, k in zip(s1, keep) if k], [" ".join(s.split()) for s, k in zip(s2, keep) if k],
-            [float(x) for x in raw[keep]])
+    pairs = sorted(((a.split(), b.split(), float(y)) for a, b, y, k in zip(s1, s2, raw, keep) if k),
+                   key=lambda z: (len(z[0]), len(z[1]), z[2]))
+    return [p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs]
 
 
 def read_stsb(path):
     a, b, y = [], [], []
     for line in open(path, encoding="utf-8"):
         t = line.strip().split("\t")
-        a.append(" ".join(t[5].split()))
-        b.append(" ".join(t[6].split()))
+        a.append(t[5].split())
+        b.append(t[6].split())
         y.append(float(t[4]))
     return a, b, y
 
@@ -83,8 +103,8 @@ def read_sick(path):
         if i == 0:
             continue
         t = line.strip().split("\t")
-        a.append(" ".join(t[1].split()))
-        b.append(" ".join(t[2].split()))
+        a.append(t[1].split())
+        b.append(t[2].split())
         y.append(float(t[3]))
     return a, b, y
 
@@ -93,38 +113,51 @@ POOLERS = ["cls_before_pooler", "avg", "avg_first_last"]
 _cache = {}
 
 
+def senteval_cosine(u, v):
+    return np.nan_to_num(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))
+
+
 def cosines(ref, a, b, pooler):
-    """SentEval's cosine, with two numerical choices simcsepp also makes (docs/evaluation.md): each
-    distinct sentence is embedded once, and the cosine accumulates in float64 before rounding to
-    float32, so identical pairs tie exactly at 1 instead of at 1 +- 1 ulp of rounding noise (the
-    SMT subsets have dozens of such pairs; the noise would move their Spearman by ~0.02)."""
-    key = (tuple(a), tuple(b))
-    if key not in _cache:  # one encoder pass over the distinct sentences serves all poolers
-        distinct = sorted(set(a) | set(b))
-        emb = ref.embed_poolers(distinct, POOLERS)
-        row = {s: i for i, s in enumerate(distinct)}
-        _cache[key] = {p: (emb[p][[row[s] for s in a]], emb[p][[row[s] for s in b]]) for p in POOLERS}
-    ea, eb = (e.astype(np.float64) for e in _cache[key][pooler])
-    cos = (ea * eb).sum(1) / np.sqrt((ea * ea).sum(1) * (eb * eb).sum(1))
-    return [float(c) for c in np.nan_to_num(cos).astype(np.float32)]
+    """(SentEval's float32 scores, the same embeddings' cosines in float64) per pair."""
+    key = (tuple(map(tuple, a)), tuple(map(tuple, b)))
+    if key not in _cache:  # one encoder pass per batch serves all poolers
+        emb = {p: ([], []) for p in POOLERS}
+        for i in range(0, len(a), SENTEVAL_BATCH):
+            e1 = ref.embed_poolers([" ".join(t) for t in a[i:i + SENTEVAL_BATCH]], POOLERS)
+            e2 = ref.embed_poolers([" ".join(t) for t in b[i:i + SENTEVAL_BATCH]], POOLERS)
+            for p in POOLERS:
+                emb[p][0].append(e1[p])
+                emb[p][1].append(e2[p])
+        _cache[key] = {p: (np.concatenate(x), np.concatenate(y)) for p, (x, y) in emb.items()}
+    ea, eb = _cache[key][pooler]
+    plain = [senteval_cosine(np.nan_to_num(u), np.nan_to_num(v)) for u, v in zip(ea, eb)]
+    wide = [senteval_cosine(u.astype(np.float64), v.astype(np.float64)) for u, v in zip(ea, eb)]
+    return plain, wide
 
 
 def reference_numbers(ref, root, pooler):
+    """{(task, part): (Spearman x 100 of SentEval's float32 cosines, pairs, Spearman x 100 of the
+    same embeddings' cosines in float64)}."""
     got = {}
-    all_sys, all_gold = [], []
+
+    def score(c, y):
+        return 100 * spearmanr(c[0], y).correlation, len(y), 100 * spearmanr(c[1], y).correlation
+
+    all_plain, all_wide, all_gold = [], [], []
     for subset in STS12:
         a, b, y = read_sts(root, subset)
         c = cosines(ref, a, b, pooler)
-        got[("STS12", subset)] = (100 * spearmanr(c, y).correlation, len(y))
-        all_sys += c
+        got[("STS12", subset)] = score(c, y)
+        all_plain += c[0]
+        all_wide += c[1]
         all_gold += y
-    got[("STS12", "all")] = (100 * spearmanr(all_sys, all_gold).correlation, len(all_gold))
+    got[("STS12", "all")] = score((all_plain, all_wide), all_gold)
     for split in ["dev", "test"]:
         a, b, y = read_stsb(f"{root}/STS/STSBenchmark/sts-{split}.csv")
-        got[("STSBenchmark", split)] = (100 * spearmanr(cosines(ref, a, b, pooler), y).correlation, len(y))
+        got[("STSBenchmark", split)] = score(cosines(ref, a, b, pooler), y)
     for split, name in [("trial", "SICK_trial.txt"), ("test", "SICK_test_annotated.txt")]:
         a, b, y = read_sick(f"{root}/SICK/{name}")
-        got[("SICKRelatedness", split)] = (100 * spearmanr(cosines(ref, a, b, pooler), y).correlation, len(y))
+        got[("SICKRelatedness", split)] = score(cosines(ref, a, b, pooler), y)
     return got
 
 
@@ -141,6 +174,7 @@ def simcsepp_numbers(result):
 
 def main():
     failures = []
+    worst = 0.0
     with tempfile.TemporaryDirectory() as work:
         model_dir, data = os.path.join(work, "model"), os.path.join(work, "downstream")
         model = make_tiny_model(model_dir)
@@ -161,10 +195,13 @@ def main():
             for key in sorted(want):
                 if key not in got:
                     continue
-                (w, wn), (g, gn) = want[key], got[key]
-                ok = abs(w - g) <= TOL and wn == gn
-                print(f"  {pooler:18s} {key[0]:16s} {key[1]:18s} simcsepp {g:8.4f} reference {w:8.4f} "
-                      f"pairs {gn}/{wn} {'ok' if ok else 'MISMATCH'}")
+                (w, wn, w64), (g, gn) = want[key], got[key]
+                noise = abs(w - w64)  # the reference's own fp32 rounding of the cosine
+                # |simcsepp - SentEval| <= |simcsepp - float64 cosine| + noise, the first within TOL.
+                ok = abs(w - g) <= noise + TOL and abs(w64 - g) <= TOL and wn == gn
+                worst = max(worst, abs(w - g))
+                print(f"  {pooler:18s} {key[0]:16s} {key[1]:18s} simcsepp {g:8.4f} SentEval {w:8.4f} "
+                      f"|diff| {abs(w - g):.4f} fp32 noise {noise:.4f} pairs {gn}/{wn} {'ok' if ok else 'MISMATCH'}")
                 if not ok:
                     failures.append(f"{pooler} {key}: simcsepp {g} ({gn} pairs) vs reference {w} ({wn} pairs)")
             # Absent tasks are missing, never zero; no average over a partial suite.
@@ -177,13 +214,14 @@ def main():
                                 f"{result['missing_tasks']}")
             if "MISSING" not in run.stdout:
                 failures.append(f"{pooler}: the table does not show the missing tasks")
-            mean3 = np.mean([want[("STS12", "all")][0], want[("STSBenchmark", "test")][0],
-                             want[("SICKRelatedness", "test")][0]])
-            if abs(result["average_of_scored"] - mean3) > TOL:
+            main3 = [want[("STS12", "all")], want[("STSBenchmark", "test")], want[("SICKRelatedness", "test")]]
+            mean3 = np.mean([m[0] for m in main3])
+            if abs(result["average_of_scored"] - mean3) > TOL + np.mean([abs(m[0] - m[2]) for m in main3]):
                 failures.append(f"{pooler}: average_of_scored {result['average_of_scored']} vs {mean3}")
+    print(f"largest |simcsepp - SentEval| {worst:.4f} (Spearman x 100)")
     if failures:
         sys.exit("FAIL:\n" + "\n".join(failures))
-    print(f"PASS: every number within {TOL} of the Python reference")
+    print(f"PASS: every number within {TOL} + the reference's own fp32 noise of plain SentEval")
 
 
 if __name__ == "__main__":
