@@ -64,13 +64,15 @@ def main():
         d = os.path.join(tmp, "from_file")
         r = run(["train", "--config", cfg, "--run-dir", d, "--lr", "1e-4"])
         steps = [x["step"] for x in records(d, "step")] if r.returncode == 0 else []
-        check(r.returncode == 0 and steps == [1, 2, 3], f"max-steps = 3 from the file: steps {steps}: {r.stderr[-200:]}")
+        check(r.returncode == 0 and steps == [1, 2, 3], f"max-steps = 3 from the file: steps {steps}" + ("" if r.returncode == 0 else r.stderr[-300:]))
         d = os.path.join(tmp, "cli_wins")
         r = run(["train", "--config", cfg, "--run-dir", d, "--lr", "1e-4", "--max-steps", "2", "--batch-size", "4"])
         conf = records(d, "config") if r.returncode == 0 else []
         steps = [x["step"] for x in records(d, "step")] if r.returncode == 0 else []
-        check(steps == [1, 2] and conf and conf[0]["batch_size"] == 4 and conf[0]["lr"] == 1e-4,
-              f"--max-steps 2 --batch-size 4 --lr 1e-4 on the command line win: steps {steps}, config {conf[:1]}")
+        seen = {k: conf[0].get(k) for k in ("batch_size", "lr", "max_steps", "device")} if conf else None
+        check(steps == [1, 2] and seen == {"batch_size": 4, "lr": 1e-4, "max_steps": 2, "device": "cpu"},
+              f"--max-steps 2 --batch-size 4 --lr 1e-4 on the command line win, device from the file: "
+              f"steps {steps}, run config {seen}")
         check(not os.path.isdir(os.path.join(d, "model")), "train.no-export = true (dotted key) is used")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

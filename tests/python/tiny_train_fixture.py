@@ -35,6 +35,11 @@ def run(args, env=None, prefix=None):
     return subprocess.run((prefix or []) + [BIN] + args, env=e, capture_output=True, text=True)
 
 
+def failed_tail(r):
+    """The end of stderr of a command that failed (nothing for one that succeeded)."""
+    return "" if r.returncode == 0 else f" (rc {r.returncode}): " + r.stderr[-400:]
+
+
 def make_model(path):
     torch.manual_seed(0)
     cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,

@@ -1,9 +1,9 @@
 """Supervised SimCSE end to end on a 3-column corpus: SNLI triplets (sent0, sent1, hard_neg) from
 ../shared/data/nli -> `simcsepp prep` -> `simcsepp train --objective supervised` -> exported model
-scored by `simcsepp eval`. Checked: the corpus keeps 3 columns, every sentence of a triplet is
-encoded (3 x batch sentences per update), the hard negatives enter the loss (the first update's
-loss moves with --hard-negative-weight, which only scales them), the run exports a model that
-`simcsepp eval` loads, and a 1-column corpus is refused for the supervised objective."""
+scored by `simcsepp eval`. Checked: the corpus keeps 3 columns, the run trains (finite losses,
+evaluations, export), the hard negatives enter the loss (the first update's loss moves with
+--hard-negative-weight, which only scales them; w = 1 reproduces the run), the exported model is
+scored by `simcsepp eval`, and a 1-column corpus is refused for the supervised objective."""
 import json
 import os
 import shutil
@@ -11,7 +11,7 @@ import tempfile
 
 import numpy as np
 
-from tiny_train_fixture import DATA, Checks, make_model, prep_corpus, records, run, sts_dev, wiki_lines
+from tiny_train_fixture import DATA, Checks, failed_tail, make_model, prep_corpus, records, run, sts_dev, wiki_lines
 
 check = Checks()
 B = 8
@@ -33,20 +33,22 @@ def main():
                   "--lr", "1e-4", "--no-eval-at-start"]
         d = os.path.join(tmp, "run")
         r = run(["train", "--run-dir", d, "--max-steps", "6", "--eval-every", "3"] + common)
-        check(r.returncode == 0, "supervised run exits 0: " + r.stderr[-400:])
+        check(r.returncode == 0, "supervised run exits 0" + failed_tail(r))
         steps = records(d, "step") if r.returncode == 0 else []
         check([s["step"] for s in steps] == list(range(1, 7)) and all(np.isfinite(s["loss"]) for s in steps),
               f"6 updates with finite losses: {[round(s['loss'], 4) for s in steps]}")
         check(steps and all(s["tokens"] > 0 for s in steps), "tokens counted")
-        # Sentences per update = 3 columns x B (throughput is sentences_per_s x elapsed; use the log).
         check("training supervised for 6 steps" in r.stderr, "the log names the supervised objective")
         check(len(records(d, "eval")) == 2, "evaluated at step 3 and at the end")
         exported = os.path.join(d, "model")
         check(os.path.isfile(os.path.join(exported, "config.json")), "the best model is exported")
         out = os.path.join(tmp, "eval.json")
-        r = run(["eval", "--model", exported, "--senteval-data", os.path.join(DATA, "sts"), "--tasks", "STSBenchmark",
+        layout = os.path.join(tmp, "downstream")  # SentEval's layout: STS/STSBenchmark/
+        os.makedirs(os.path.join(layout, "STS", "STSBenchmark"))
+        shutil.copy(dev, os.path.join(layout, "STS", "STSBenchmark", "sts-dev.csv"))
+        r = run(["eval", "--model", exported, "--senteval-data", layout, "--tasks", "STSBenchmark",
                  "--device", "cpu", "--output", out])
-        check(r.returncode == 0 and os.path.isfile(out), "`simcsepp eval` scores the exported model: " + r.stderr[-300:])
+        check(r.returncode == 0 and os.path.isfile(out), "`simcsepp eval` scores the exported model" + failed_tail(r))
 
         # The hard negatives are in the loss: scaling only them (w) changes the first loss (same
         # weights, data and dropout); w = 1 reproduces the run above.
