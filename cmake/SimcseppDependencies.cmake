@@ -113,8 +113,8 @@ if(SIMCSEPP_WITH_CIVETWEB AND CIVETWEB_INCLUDE_DIR AND CIVETWEB_LIBRARY)
   target_include_directories(simcsepp_civetweb SYSTEM INTERFACE ${CIVETWEB_INCLUDE_DIR})
   target_link_libraries(simcsepp_civetweb INTERFACE ${CIVETWEB_LIBRARY})
 else()
-  message(WARNING "simcsepp: civetweb not found: the Prometheus /metrics endpoint is disabled "
-                  "(metrics still go to the JSONL log). HINT: apt-get install libcivetweb-dev.")
+  message(WARNING "simcsepp: civetweb not found (or SIMCSEPP_WITH_CIVETWEB=OFF): the Prometheus /metrics endpoint is disabled "
+                  "(metrics still go to the JSONL log) and the tests that need it fail. HINT: apt-get install libcivetweb-dev.")
 endif()
 
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)

@@ -1,7 +1,7 @@
 """Parity of `simcsepp eval` with a Python reference of the SentEval STS protocol as SimCSE runs it
 (SimCSE's "all" setting; transformers + numpy + scipy, written from SentEval's sts.py, nothing
-borrowed from simcsepp): every per-task and per-subset/split number equals it to 0.01 plus the
-reference's own float32 rounding noise (see "the reference protocol" below).
+borrowed from simcsepp, one documented adjustment: pairs of identical sentences score exactly 1.0,
+see "the reference protocol" below): every per-task and per-subset/split number equals it to 0.01.
 
 The shared data has only STS12, STS-B train/dev and SICK train/trial. So that every code path
 runs, the test assembles a temporary SentEval layout (data/downstream style: STS/..., SICK/) where
@@ -67,12 +67,13 @@ def build_layout(root):
 # around it; Spearman (scipy) per subset and over all pairs concatenated ("all").
 #
 # simcsepp differs in two numerical choices (docs/evaluation.md): it embeds each distinct sentence
-# once, and accumulates the cosine in float64 before rounding to float32, so identical pairs tie
-# exactly at 1. In float32 they land at 1 +- a few ulp, and Spearman ranks that noise: the SMT
-# subsets have dozens of such pairs. The tolerance below is therefore the fp32 rounding noise of
-# the reference itself (its Spearman with the cosine in float32 vs in float64, measured per part
-# on the same embeddings) plus TOL: a simcsepp number further than that from plain SentEval is a
-# real difference, not rounding.
+# once, and accumulates the cosine in float64 before rounding to float32. Both matter only for
+# pairs of identical sentences: simcsepp scores them exactly 1 (a vector with itself), SentEval
+# 1 +- a few ulp (the same sentence embedded in two batches with other padding, then a float32
+# dot product), and Spearman ranks that noise - the SMT subsets have dozens of such pairs, where
+# it moves plain SentEval by up to ~0.05 from itself. So the reference is plain SentEval with that
+# one documented adjustment, identical pairs scored 1.0, and must agree within TOL; the distance
+# to unadjusted SentEval is printed beside it (measured: at most 0.053, on STS12 SMTeuroparl).
 
 SENTEVAL_BATCH = 128
 
@@ -118,7 +119,7 @@ def senteval_cosine(u, v):
 
 
 def cosines(ref, a, b, pooler):
-    """(SentEval's float32 scores, the same embeddings' cosines in float64) per pair."""
+    """(SentEval's float32 scores, the same with identical pairs scored exactly 1.0) per pair."""
     key = (tuple(map(tuple, a)), tuple(map(tuple, b)))
     if key not in _cache:  # one encoder pass per batch serves all poolers
         emb = {p: ([], []) for p in POOLERS}
@@ -131,27 +132,26 @@ def cosines(ref, a, b, pooler):
         _cache[key] = {p: (np.concatenate(x), np.concatenate(y)) for p, (x, y) in emb.items()}
     ea, eb = _cache[key][pooler]
     plain = [senteval_cosine(np.nan_to_num(u), np.nan_to_num(v)) for u, v in zip(ea, eb)]
-    wide = [senteval_cosine(u.astype(np.float64), v.astype(np.float64)) for u, v in zip(ea, eb)]
-    return plain, wide
+    tied = [np.float32(1.0) if x == y else c for x, y, c in zip(a, b, plain)]
+    return plain, tied
 
 
 def reference_numbers(ref, root, pooler):
-    """{(task, part): (Spearman x 100 of SentEval's float32 cosines, pairs, Spearman x 100 of the
-    same embeddings' cosines in float64)}."""
+    """{(task, part): (Spearman x 100 with identical pairs at 1.0, pairs, plain SentEval's)}."""
     got = {}
 
     def score(c, y):
-        return 100 * spearmanr(c[0], y).correlation, len(y), 100 * spearmanr(c[1], y).correlation
+        return 100 * spearmanr(c[1], y).correlation, len(y), 100 * spearmanr(c[0], y).correlation
 
-    all_plain, all_wide, all_gold = [], [], []
+    all_plain, all_tied, all_gold = [], [], []
     for subset in STS12:
         a, b, y = read_sts(root, subset)
         c = cosines(ref, a, b, pooler)
         got[("STS12", subset)] = score(c, y)
         all_plain += c[0]
-        all_wide += c[1]
+        all_tied += c[1]
         all_gold += y
-    got[("STS12", "all")] = score((all_plain, all_wide), all_gold)
+    got[("STS12", "all")] = score((all_plain, all_tied), all_gold)
     for split in ["dev", "test"]:
         a, b, y = read_stsb(f"{root}/STS/STSBenchmark/sts-{split}.csv")
         got[("STSBenchmark", split)] = score(cosines(ref, a, b, pooler), y)
@@ -195,13 +195,12 @@ def main():
             for key in sorted(want):
                 if key not in got:
                     continue
-                (w, wn, w64), (g, gn) = want[key], got[key]
-                noise = abs(w - w64)  # the reference's own fp32 rounding of the cosine
-                # |simcsepp - SentEval| <= |simcsepp - float64 cosine| + noise, the first within TOL.
-                ok = abs(w - g) <= noise + TOL and abs(w64 - g) <= TOL and wn == gn
-                worst = max(worst, abs(w - g))
-                print(f"  {pooler:18s} {key[0]:16s} {key[1]:18s} simcsepp {g:8.4f} SentEval {w:8.4f} "
-                      f"|diff| {abs(w - g):.4f} fp32 noise {noise:.4f} pairs {gn}/{wn} {'ok' if ok else 'MISMATCH'}")
+                (w, wn, plain), (g, gn) = want[key], got[key]
+                ok = abs(w - g) <= TOL and wn == gn
+                worst = max(worst, abs(plain - g))
+                print(f"  {pooler:18s} {key[0]:16s} {key[1]:18s} simcsepp {g:8.4f} reference {w:8.4f} "
+                      f"pairs {gn}/{wn} {'ok' if ok else 'MISMATCH'}   (plain SentEval {plain:8.4f}, "
+                      f"|diff| {abs(plain - g):.4f})")
                 if not ok:
                     failures.append(f"{pooler} {key}: simcsepp {g} ({gn} pairs) vs reference {w} ({wn} pairs)")
             # Absent tasks are missing, never zero; no average over a partial suite.
@@ -214,14 +213,14 @@ def main():
                                 f"{result['missing_tasks']}")
             if "MISSING" not in run.stdout:
                 failures.append(f"{pooler}: the table does not show the missing tasks")
-            main3 = [want[("STS12", "all")], want[("STSBenchmark", "test")], want[("SICKRelatedness", "test")]]
-            mean3 = np.mean([m[0] for m in main3])
-            if abs(result["average_of_scored"] - mean3) > TOL + np.mean([abs(m[0] - m[2]) for m in main3]):
+            mean3 = np.mean([want[("STS12", "all")][0], want[("STSBenchmark", "test")][0],
+                             want[("SICKRelatedness", "test")][0]])
+            if abs(result["average_of_scored"] - mean3) > TOL:
                 failures.append(f"{pooler}: average_of_scored {result['average_of_scored']} vs {mean3}")
-    print(f"largest |simcsepp - SentEval| {worst:.4f} (Spearman x 100)")
+    print(f"largest |simcsepp - plain SentEval| {worst:.4f} (Spearman x 100; identical pairs, see above)")
     if failures:
         sys.exit("FAIL:\n" + "\n".join(failures))
-    print(f"PASS: every number within {TOL} + the reference's own fp32 noise of plain SentEval")
+    print(f"PASS: every number within {TOL} of SentEval with identical pairs scored 1.0")
 
 
 if __name__ == "__main__":
