@@ -101,17 +101,20 @@ else()
                       "HINT: apt-get install libutf8proc-dev, or scripts/device-build.sh on the GPU machine.")
 endif()
 
+# SIMCSEPP_WITH_CIVETWEB=OFF builds as a machine without civetweb would (the tests that need it
+# then fail by name, see tests/CMakeLists.txt).
+option(SIMCSEPP_WITH_CIVETWEB "Serve Prometheus /metrics with civetweb when it is found" ON)
 find_path(CIVETWEB_INCLUDE_DIR civetweb.h)
 find_library(CIVETWEB_LIBRARY civetweb)
 set(SIMCSEPP_HAVE_CIVETWEB OFF)
-if(CIVETWEB_INCLUDE_DIR AND CIVETWEB_LIBRARY)
+if(SIMCSEPP_WITH_CIVETWEB AND CIVETWEB_INCLUDE_DIR AND CIVETWEB_LIBRARY)
   set(SIMCSEPP_HAVE_CIVETWEB ON)
   add_library(simcsepp_civetweb INTERFACE)
   target_include_directories(simcsepp_civetweb SYSTEM INTERFACE ${CIVETWEB_INCLUDE_DIR})
   target_link_libraries(simcsepp_civetweb INTERFACE ${CIVETWEB_LIBRARY})
 else()
-  message(WARNING "simcsepp: civetweb not found: the Prometheus /metrics endpoint is disabled "
-                  "(metrics still go to the JSONL log). HINT: apt-get install libcivetweb-dev.")
+  message(WARNING "simcsepp: civetweb not found (or SIMCSEPP_WITH_CIVETWEB=OFF): the Prometheus /metrics endpoint is disabled "
+                  "(metrics still go to the JSONL log) and the tests that need it fail. HINT: apt-get install libcivetweb-dev.")
 endif()
 
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)

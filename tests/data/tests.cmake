@@ -34,3 +34,12 @@ if(SIMCSEPP_FUZZ)
                         nlohmann_json::nlohmann_json ZLIB::ZLIB Threads::Threads)
   set_target_properties(fuzz_data_parsers PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 endif()
+
+# The reader with drop_tail off and with a corrupt shard (its prefetch thread's error) on 2 and 3
+# ranks: tests/data/mpi/reader_tail_and_errors_mpi.cpp.
+add_executable(test_data_mpi_tail_errors ${CMAKE_CURRENT_SOURCE_DIR}/data/mpi/reader_tail_and_errors_mpi.cpp)
+target_link_libraries(test_data_mpi_tail_errors PRIVATE simcsepp_data MPI::MPI_CXX simcsepp_warnings)
+target_include_directories(test_data_mpi_tail_errors PRIVATE ${PROJECT_SOURCE_DIR})
+set_target_properties(test_data_mpi_tail_errors PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_add_mpi_test(data.reader_tail_and_errors_np2 2 test_data_mpi_tail_errors)
+simcsepp_add_mpi_test(data.reader_tail_and_errors_np3 3 test_data_mpi_tail_errors)

@@ -7,12 +7,8 @@ simcsepp_enable_torch_pch(model_parity_tool)
 set_target_properties(model_parity_tool PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 simcsepp_add_python_test(python.model_hf_parity model_hf_parity.py)
 
-# STS-B dev Spearman of a model dir computed by simcsepp alone (tokenizer + encoder).
-add_executable(model_sts_tool ${CMAKE_CURRENT_SOURCE_DIR}/model/model_sts_tool.cpp)
-target_link_libraries(model_sts_tool PRIVATE simcsepp_model simcsepp_data simcsepp_warnings)
-target_include_directories(model_sts_tool PRIVATE ${PROJECT_SOURCE_DIR})
-simcsepp_enable_torch_pch(model_sts_tool)
-set_target_properties(model_sts_tool PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+# A real pretrained checkpoint vs transformers/sentence-transformers; its STS-B dev score through
+# `simcsepp eval` vs a SentEval-protocol reference.
 simcsepp_add_python_test(python.model_pretrained_parity model_pretrained_parity.py)
 
 # libFuzzer target for the safetensors header parser: only with -DSIMCSEPP_FUZZ=ON and clang.

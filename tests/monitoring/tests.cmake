@@ -22,6 +22,11 @@ if(SIMCSEPP_HAVE_CIVETWEB)
   string(JOIN " " _monitoring_mpirun ${SIMCSEPP_MPIRUN})  # a ';' would split the ENVIRONMENT list
   set_tests_properties(monitoring.prometheus_training PROPERTIES
     ENVIRONMENT "${SIMCSEPP_TEST_ENV};SIMCSEPP_MPIRUN=${_monitoring_mpirun}" TIMEOUT 240 PROCESSORS 2)
+else()
+  foreach(_t monitoring.prometheus_service monitoring.prometheus_training)
+    simcsepp_missing_dependency_test(${_t} "civetweb (the /metrics endpoint)"
+      "apt-get install libcivetweb-dev (scripts/setup.sh), or scripts/device-build.sh on the GPU machine")
+  endforeach()
 endif()
 simcsepp_add_python_test(monitoring.names_check monitoring_names_check.py)
 simcsepp_add_python_test(monitoring.diagnostics_parity monitoring_diagnostics_parity.py)

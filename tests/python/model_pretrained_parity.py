@@ -7,16 +7,20 @@ Checks (fp32, CPU):
   - the package's own sentence-transformers pipeline (mean pooling + Normalize) vs simcsepp's avg
     pooler, L2-normalised: < 1e-4;
   - simcsepp export of the checkpoint (cls_before_pooler) loaded by SentenceTransformer: < 1e-4;
-  - STS-B dev Spearman x 100 of [CLS] and mean pooling by simcsepp (model_sts_tool: its own
-    tokenizer, encoder and Spearman) vs transformers + scipy on the same pairs: within 0.05.
+  - STS-B dev Spearman x 100 of [CLS] and mean pooling scored by the product's evaluation path
+    (`simcsepp eval --tasks STSBenchmark` on a SentEval layout holding the dev file) vs
+    transformers + scipy on the same pairs, as SentEval scores STS-B (file order, batches of 128,
+    float32 cosine per pair, spearmanr over all pairs): within 0.05.
 The Spearman numbers are printed for docs/model.md.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
@@ -88,16 +92,29 @@ def main():
         check("export (cls_before_pooler) in SentenceTransformer vs simcsepp",
               st_export.encode(sample, convert_to_tensor=True, batch_size=len(sample)), ours["cls_before_pooler"])
 
-    ours_sts = json.loads(run(os.path.join(BIN, "model_sts_tool"), model_dir, STSB_DEV))
-    print(f"STS-B dev ({ours_sts['pairs']} pairs), Spearman x 100, computed by simcsepp: "
+    ours_sts = {}
+    with tempfile.TemporaryDirectory() as work:
+        # SentEval's layout (data/downstream/STS/STSBenchmark/); only the dev split is shared.
+        layout = os.path.join(work, "downstream")
+        os.makedirs(os.path.join(layout, "STS", "STSBenchmark"))
+        shutil.copy(STSB_DEV, os.path.join(layout, "STS", "STSBenchmark", "sts-dev.csv"))
+        for pooler in ("cls_before_pooler", "avg"):
+            out = os.path.join(work, pooler + ".json")
+            run(os.path.join(BIN, "simcsepp"), "eval", "--model", model_dir, "--senteval-data", layout, "--tasks",
+                "STSBenchmark", "--pooler", pooler, "--device", "cpu", "--output", out)
+            dev = json.load(open(out))["tasks"]["STSBenchmark"]["parts"]["dev"]
+            if dev["pairs"] != len(gold):
+                sys.exit(f"FAIL: simcsepp eval scored {dev['pairs']} STS-B dev pairs, the file has {len(gold)}")
+            ours_sts[pooler] = dev["spearman_x100"]
+    print(f"STS-B dev ({len(gold)} pairs), Spearman x 100, `simcsepp eval`: "
           f"[CLS] {ours_sts['cls_before_pooler']:.2f}, mean pooling {ours_sts['avg']:.2f}")
 
     # The same pairs through transformers + scipy (one pass per side, both poolers).
     pooled = {"cls": [], "mean": []}
     for sentences in (first, second):
         outs = {"cls": [], "mean": []}
-        for start in range(0, len(sentences), 64):
-            b = tokenizer(sentences[start:start + 64], padding=True, truncation=True, max_length=512,
+        for start in range(0, len(sentences), 128):
+            b = tokenizer(sentences[start:start + 128], padding=True, truncation=True, max_length=512,
                           return_tensors="pt")
             with torch.no_grad():
                 h = reference(**b).last_hidden_state
@@ -106,8 +123,10 @@ def main():
         for pool in outs:
             pooled[pool].append(torch.cat(outs[pool]))
     for ours_key, pool in (("cls_before_pooler", "cls"), ("avg", "mean")):
-        cos = F.cosine_similarity(pooled[pool][0], pooled[pool][1], dim=-1)
-        theirs = 100 * spearmanr(cos.numpy(), gold).statistic
+        # SentEval's utils.cosine per pair on the float32 embeddings, nan_to_num around it.
+        cos = [np.nan_to_num(np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v)))
+               for u, v in zip(pooled[pool][0].numpy(), pooled[pool][1].numpy())]
+        theirs = 100 * spearmanr(cos, gold).statistic
         print(f"  {pool:5s}: simcsepp {ours_sts[ours_key]:.4f}  transformers+scipy {theirs:.4f}")
         if abs(ours_sts[ours_key] - theirs) > 0.05:
             sys.exit(f"FAIL: STS-B Spearman ({pool}) differs: {ours_sts[ours_key]} vs {theirs}")

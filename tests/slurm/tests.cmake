@@ -24,3 +24,5 @@ simcsepp_add_slurm_test(slurm.preempt_signals preempt_signals_test.sh 900)
 simcsepp_add_slurm_test(slurm.multinode_sbatch multinode_sbatch_test.sh 420)
 set_property(TEST slurm.multinode_sbatch APPEND PROPERTY RESOURCE_LOCK multinode)
 set_property(TEST slurm.multinode_sbatch APPEND PROPERTY LABELS multinode)
+# The launcher's requeue cap (SIMCSEPP_MAX_REQUEUES) and the GPU templates through sbatch --test-only.
+simcsepp_add_slurm_test(slurm.launcher_cap_and_templates launcher_cap_and_templates_test.sh 300)

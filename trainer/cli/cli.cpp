@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <stdexcept>
 
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
@@ -85,6 +86,10 @@ int run_cli(int argc, char** argv) {
   for (auto& c : commands) {
     if (c->name() != name) continue;
     try {
+      // Test hook (tests/python/cli_conventions.py): exit 3 is for bugs, which no input reaches.
+      if (const char* t = std::getenv("SIMCSEPP_TEST_INTERNAL_ERROR"); t != nullptr && name == t) {
+        throw std::logic_error("SIMCSEPP_TEST_INTERNAL_ERROR is set");
+      }
       std::vector<std::string> names;
       for (const auto& other : commands) names.push_back(other->name());
       return dispatch(*c, names, argc - 1, argv + 1);

@@ -1,0 +1,98 @@
+"""`simcsepp train` options that change what a run does, each checked from its outputs:
+1. --epochs (with --max-steps 0): ceil(epochs x steps per epoch) updates;
+2. --grad-accum A: an update consumes A micro-batches (A times fewer updates per epoch) and its
+   loss is the mean of the A micro-batch losses - with the weights frozen (lr 1e-30), update k of
+   an A=2 run has the mean loss of steps 2k-1 and 2k of an A=1 run on the same data order;
+3. --keep-checkpoints K: only the K newest step-*.ckpt files remain;
+4. --resume FILE: a fresh run directory resumed from another run's older checkpoint continues that
+   run exactly (same losses, same final parameters), where --resume auto would start fresh;
+5. a checkpoint written by 1 rank is refused by a 2-rank job (mpirun), naming both sizes."""
+import os
+import shlex
+import shutil
+import tempfile
+
+import numpy as np
+
+from tiny_train_fixture import (Checks, checkpoints, failed_tail, make_model, prep_corpus, read_checkpoint_tensors,
+                                run, step_losses, sts_dev, wiki_lines)
+
+check = Checks()
+MPIRUN = shlex.split(os.environ.get("SIMCSEPP_MPIRUN", "mpirun --allow-run-as-root --oversubscribe"))
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="simcsepp_train_options_")
+    try:
+        model = make_model(os.path.join(tmp, "model"))
+        corpus = prep_corpus(tmp, "corpus", wiki_lines(160))  # 20 micro-batches of 8 per epoch
+        dev = sts_dev(tmp)
+        base = ["--model", model, "--corpus", corpus, "--sts-dev", dev, "--batch-size", "8", "--device", "cpu",
+                "--comm", "single", "--metrics-port", "0", "--no-export", "--no-eval-at-start", "--eval-every", "0"]
+
+        # 1. --epochs 1.5 over 20 steps per epoch -> ceil(30) updates.
+        d = os.path.join(tmp, "epochs")
+        r = run(["train", "--run-dir", d, "--max-steps", "0", "--epochs", "1.5"] + base)
+        check(r.returncode == 0, "--epochs run exits 0" + failed_tail(r))
+        steps = sorted(step_losses(d)) if r.returncode == 0 else []
+        check(steps == list(range(1, 31)), f"--epochs 1.5 ran 30 updates, got {len(steps)}")
+        check("for 30 steps (20 per epoch)" in r.stderr, "the log names 30 steps, 20 per epoch")
+
+        # 2. --grad-accum 2, weights frozen by a 1e-30 learning rate (lr must be > 0).
+        frozen = ["--lr", "1e-30", "--max-steps", "0", "--epochs", "1"]
+        d1, d2 = os.path.join(tmp, "accum1"), os.path.join(tmp, "accum2")
+        r1 = run(["train", "--run-dir", d1] + frozen + base)
+        r2 = run(["train", "--run-dir", d2, "--grad-accum", "2"] + frozen + base)
+        check(r1.returncode == 0 and r2.returncode == 0, "frozen runs exit 0" + failed_tail(r1) + failed_tail(r2))
+        l1, l2 = step_losses(d1), step_losses(d2)
+        check(len(l1) == 20 and len(l2) == 10, f"1 epoch: 20 updates without, 10 with --grad-accum 2 ({len(l1)}, {len(l2)})")
+        check("global batch 16" in r2.stderr, "--grad-accum 2 x batch 8 announces a global batch of 16")
+        if len(l1) == 20 and len(l2) == 10:
+            want = np.array([(l1[2 * k - 1] + l1[2 * k]) / 2 for k in range(1, 11)])
+            got = np.array([l2[k] for k in range(1, 11)])
+            err = np.max(np.abs(got - want) / np.abs(want))
+            # Same fp32 losses summed in another order: rounding only (~1e-7).
+            check(err < 1e-5, f"accumulated loss = mean of its 2 micro-batch losses (max rel err {err:.2e})")
+            check(np.ptp(np.array(list(l1.values()))) > 1e-3, "the micro-batch losses differ (the check is not vacuous)")
+
+        # 3. + 4. Run A: 8 updates, a checkpoint every 2, keep 2.
+        train = base + ["--lr", "1e-4", "--max-steps", "8", "--checkpoint-every", "2"]
+        a = os.path.join(tmp, "run_a")
+        r = run(["train", "--run-dir", a, "--keep-checkpoints", "2"] + train)
+        check(r.returncode == 0, "run A exits 0" + failed_tail(r))
+        check(checkpoints(a) == ["step-00000006.ckpt", "step-00000008.ckpt"],
+              f"--keep-checkpoints 2 keeps the 2 newest of 2,4,6,8: {checkpoints(a)}")
+        older = os.path.join(tmp, "older-step-6.ckpt")
+        shutil.copy(os.path.join(a, "checkpoints", "step-00000006.ckpt"), older)
+
+        b = os.path.join(tmp, "run_b")
+        r = run(["train", "--run-dir", b, "--resume", older] + train)
+        check(r.returncode == 0 and f"resumed from {older} at step 6" in r.stderr,
+              "--resume FILE resumes a fresh run dir from that file" + failed_tail(r))
+        la, lb = step_losses(a), step_losses(b)
+        check(sorted(lb) == [7, 8] and all(lb[s] == la[s] for s in (7, 8)),
+              f"resumed run continues run A exactly: A {[la.get(s) for s in (7, 8)]} B {lb}")
+        if checkpoints(b):
+            _, pa = read_checkpoint_tensors(os.path.join(a, "checkpoints", "step-00000008.ckpt"))
+            _, pb = read_checkpoint_tensors(os.path.join(b, "checkpoints", checkpoints(b)[-1]))
+            names = [k for k in pa if k.startswith("model/")]
+            check(len(names) > 10 and all(np.array_equal(pa[k], pb[k]) for k in names),
+                  f"identical final parameters ({len(names)} tensors)")
+        else:
+            check(False, "resumed run wrote its final checkpoint")
+
+        # 5. 1-rank checkpoint, 2-rank job.
+        w = os.path.join(tmp, "run_w2")
+        r = run(["train", "--run-dir", w, "--resume", older] + [x if x != "single" else "mpi" for x in train],
+                prefix=MPIRUN + ["-np", "2"])
+        refused = r.returncode != 0 and "checkpoint was written by 1 ranks, this job has 2" in r.stderr
+        check(refused, f"2-rank job refuses a 1-rank checkpoint, naming both sizes (rc {r.returncode})"
+              + ("" if refused else ": " + r.stderr[-400:]))
+        check(not checkpoints(w), "the refused job wrote no checkpoint")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    check.exit("train option")
+
+
+if __name__ == "__main__":
+    main()
