@@ -415,12 +415,13 @@ int run_training(const TrainOptions& o) {
     const auto backend = model::parse_attention_backend(o.attention_backend);
     const int64_t heads = bert.num_attention_heads, head_dim = bert.hidden_size / bert.num_attention_heads;
     const bool dropout = bert.attention_probs_dropout_prob > 0;
-    const auto step_kernel = model::configure_attention(backend, device, precisions.train_bf16 ? torch::kBFloat16 : torch::kFloat,
-                                                        heads, head_dim, o.max_len, dropout);
-    const auto eval_kernel = model::configure_attention(backend, device, precisions.eval_bf16 ? torch::kBFloat16 : torch::kFloat,
-                                                        heads, head_dim, default_eval_max_len(bert), false);
-    LOG_INFO("attention: " << step_kernel << " kernel in the step, " << eval_kernel << " in evaluation (--attention-backend "
-                           << o.attention_backend << ")");
+    const auto dtype = [](bool bf16) { return bf16 ? torch::kBFloat16 : torch::kFloat; };
+    const auto step_kernel = model::configure_attention(backend, device, dtype(precisions.train_bf16), heads, head_dim,
+                                                        o.max_len, dropout);
+    const auto eval_kernel = model::configure_attention(backend, device, dtype(precisions.eval_bf16), heads, head_dim,
+                                                        default_eval_max_len(bert), false);
+    LOG_INFO("attention: " << step_kernel << " kernel in the step, " << eval_kernel
+                           << " in evaluation (--attention-backend " << o.attention_backend << ")");
   }
   TrainStep step(encoder, sc, comm);
   const auto eval_pooler = model::parse_pooler(o.eval_pooler);
