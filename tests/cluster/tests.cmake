@@ -74,6 +74,9 @@ if(SIMCSEPP_HAVE_NCCL)
   set_property(TEST cluster.nccl_communicator APPEND PROPERTY ENVIRONMENT "SIMCSEPP_COLLECTIVE_TIMEOUT_S=60")
   set_tests_properties(cluster.nccl_communicator PROPERTIES TIMEOUT 300
     SKIP_REGULAR_EXPRESSION "no CUDA device: every NCCL test reports SKIPPED")
+else()
+  simcsepp_missing_dependency_test(cluster.nccl_communicator "NCCL with the CUDA toolkit (the NCCL communicator)"
+    "install the CUDA toolkit with NCCL (/usr/local/cuda on this project's machines) or the torch wheel's nvidia-nccl")
 endif()
 
 # SIMCSEPP_FORCE_COLLECTIVES=1 through `simcsepp train`: a world of one on the multi-rank paths

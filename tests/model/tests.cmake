@@ -45,4 +45,7 @@ if(SIMCSEPP_HAVE_CUDA)
   add_test(NAME model.attention_backends_cuda COMMAND test_model_cuda)
   set_tests_properties(model.attention_backends_cuda PROPERTIES ENVIRONMENT "${SIMCSEPP_TEST_ENV}" TIMEOUT 300
     SKIP_REGULAR_EXPRESSION "no CUDA device: the attention backend comparison did not run")
+else()
+  simcsepp_missing_dependency_test(model.attention_backends_cuda "the CUDA toolkit (CUDA code paths)"
+    "install the CUDA toolkit (/usr/local/cuda on this project's machines) and a CUDA build of torch")
 endif()
