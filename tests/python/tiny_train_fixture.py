@@ -40,7 +40,9 @@ def failed_tail(r):
     return "" if r.returncode == 0 else f" (rc {r.returncode}): " + r.stderr[-400:]
 
 
-def make_model(path):
+def make_model(path, nan_weight=False, drop_tensor=None):
+    """A random 2 x 32 BERT + MLP head in simcsepp's checkpoint layout; optionally one NaN weight
+    or one tensor left out (for the error-path tests)."""
     torch.manual_seed(0)
     cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                      intermediate_size=64, max_position_embeddings=64)
@@ -48,6 +50,10 @@ def make_model(path):
     tensors = {"bert." + k: v.contiguous() for k, v in bert.state_dict().items() if "position_ids" not in k}
     tensors["mlp.dense.weight"] = torch.randn(32, 32) * 0.02
     tensors["mlp.dense.bias"] = torch.zeros(32)
+    if nan_weight:
+        tensors["mlp.dense.weight"][0, 0] = float("nan")
+    if drop_tensor:
+        del tensors[drop_tensor]
     os.makedirs(path, exist_ok=True)
     save_file(tensors, os.path.join(path, "model.safetensors"))
     cfg.to_json_file(os.path.join(path, "config.json"))

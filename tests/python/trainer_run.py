@@ -27,8 +27,10 @@ import time
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
-from transformers import BertConfig, BertModel
+from safetensors.torch import load_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny_train_fixture import make_model  # noqa: E402  (one tiny model for every CLI test)
 
 BIN = os.environ.get("SIMCSEPP_BIN", "build/bin/simcsepp")
 DATA = os.environ.get("SIMCSEPP_SHARED_DATA", "../shared/data")
@@ -41,25 +43,6 @@ def check(cond, what):
     print(("ok   " if cond else "FAIL ") + what)
     if not cond:
         failures.append(what)
-
-
-def make_model(path, nan_weight=False, drop_tensor=None):
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=64, max_position_embeddings=64)
-    bert = BertModel(cfg, add_pooling_layer=False)
-    tensors = {"bert." + k: v.contiguous() for k, v in bert.state_dict().items() if "position_ids" not in k}
-    tensors["mlp.dense.weight"] = torch.randn(32, 32) * 0.02
-    tensors["mlp.dense.bias"] = torch.zeros(32)
-    if nan_weight:
-        tensors["mlp.dense.weight"][0, 0] = float("nan")
-    if drop_tensor:
-        del tensors[drop_tensor]
-    os.makedirs(path, exist_ok=True)
-    save_file(tensors, os.path.join(path, "model.safetensors"))
-    cfg.to_json_file(os.path.join(path, "config.json"))
-    shutil.copy(VOCAB, os.path.join(path, "vocab.txt"))
-    return path
 
 
 def run(args, env=None, **kw):
