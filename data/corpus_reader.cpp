@@ -134,6 +134,8 @@ TrainingBatch CorpusReader::build(const ReaderPosition& p) {
       std::fill_n(out.attention_mask.begin() + r * max_len, ids.size(), 1);
     }
   }
+  // Still on the prefetch thread: the block the trainer copies to the device (pinned on CUDA).
+  if (options_.batch_memory) batch.packed = pack_tokens(batch.columns, *options_.batch_memory);
   return batch;
 }
 

@@ -7,7 +7,7 @@
 // of shards however large the corpus is.
 //
 // Threading: a background thread prepares the next `prefetch_batches` batches (HDF5 reads,
-// checksum checks, padding); next(), position() and seek() must be called from one thread.
+// checksum checks, padding, packing into pinned memory for the GPU); next(), position() and seek() must be called from one thread.
 // Errors in the prefetch thread (e.g. a corrupt shard) are rethrown by next().
 // Resume: position() is the position of the batch the next call to next() returns; after
 // seek(p) the reader returns exactly the batches an uninterrupted reader would from p on.
@@ -41,6 +41,9 @@ struct ReaderOptions {
   int prefetch_batches = 4;           // 0: no background thread, batches built in next()
   std::string expected_vocab_sha256;  // empty = don't check
   bool verify_checksums = true;       // sha256 of each shard against the manifest when loaded
+  // Set: every batch is also packed into one block of this memory (TrainingBatch::packed) by
+  // the prefetch thread; the trainer passes pinned memory on CUDA. Null: no packed copy.
+  std::shared_ptr<HostMemory> batch_memory;
 };
 
 struct ReaderPosition {
@@ -54,6 +57,7 @@ struct TrainingBatch {               // one rank's share of one global batch
   std::vector<TokenBatch> columns;   // 1 column (unsupervised text) or 2/3 (sent0, sent1[, hard_neg])
   std::vector<int64_t> global_rows;  // corpus row ids of this rank's rows (for logging bad batches)
   ReaderPosition position;           // position of this batch
+  PackedTokens packed;               // the columns in one block; only with ReaderOptions::batch_memory
 };
 
 class CorpusReader {

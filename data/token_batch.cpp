@@ -2,6 +2,7 @@
 #include "data/token_batch.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "cluster/base/error.h"
 
@@ -21,6 +22,26 @@ TokenBatch pad_batch(const std::vector<std::vector<int32_t>>& sequences, int64_t
     std::fill_n(batch.attention_mask.begin() + r * max_len, n, 1);
   }
   return batch;
+}
+
+PackedTokens pack_tokens(const std::vector<TokenBatch>& columns, HostMemory& memory) {
+  PackedTokens packed;
+  for (const auto& c : columns) {
+    SIMCSEPP_CHECK(static_cast<int64_t>(c.input_ids.size()) == c.rows * c.max_len &&
+                       c.attention_mask.size() == c.input_ids.size(),
+                   "TokenBatch size mismatch");
+    packed.elements += 2 * c.rows * c.max_len;
+  }
+  packed.data = memory.allocate(packed.elements);
+  SIMCSEPP_CHECK(packed.data != nullptr || packed.elements == 0, "HostMemory returned no memory");
+  int64_t* out = packed.data.get();
+  for (const auto& c : columns) {
+    const size_t bytes = c.input_ids.size() * sizeof(int64_t);
+    std::memcpy(out, c.input_ids.data(), bytes);
+    std::memcpy(out + c.input_ids.size(), c.attention_mask.data(), bytes);
+    out += 2 * c.input_ids.size();
+  }
+  return packed;
 }
 
 }  // namespace simcsepp::data

@@ -12,6 +12,7 @@
 
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
+#include "cluster/base/remove_tree.h"
 #include "model/safetensors_file.h"
 
 namespace simcsepp::model {
@@ -64,20 +65,6 @@ std::string parameter_name_for(const std::string& key, bool mlp_in_pooler) {
   if (starts_with(rest, "pooler.dense.")) return mlp_in_pooler ? "mlp.dense." + rest.substr(13) : "";
   if (starts_with(rest, "embeddings.") || starts_with(rest, "encoder.")) return "bert." + rest;
   return "";
-}
-
-// Removes a directory tree. Not fs::remove_all: the copy libtorch.so exports crashes on
-// non-empty directories when it is the one the dynamic linker binds (torch 2.11 + GCC 12).
-void remove_tree(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(fs::symlink_status(dir, ec))) {
-    if (fs::exists(fs::symlink_status(dir, ec))) ::unlink(dir.c_str());
-    return;
-  }
-  std::vector<fs::path> entries;
-  for (const auto& e : fs::directory_iterator(dir, ec)) entries.push_back(e.path());
-  for (const auto& e : entries) remove_tree(e);
-  ::rmdir(dir.c_str());
 }
 
 std::string joined(const std::vector<std::string>& names, size_t limit = 8) {

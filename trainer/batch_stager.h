@@ -17,8 +17,13 @@
 // The device work goes through StagingOps, so the ordering is tested on the CPU with a
 // recording fake (tests/trainer/batch_stager_test.cpp); cuda_staging_ops.cpp is the real one.
 // Buffers grow (never shrink) when a step needs more tokens (e.g. a short last batch is less).
-// Not done here: the reader's prefetch thread still fills std::vector batches, so one host
-// memcpy per step (2 x rows x max_len x 8 bytes per column) stays on the training thread.
+//
+// Packed batches (the trainer's path on CUDA): the reader's prefetch thread has already packed
+// each micro-batch into one block of pinned memory in the slot layout (data::PackedTokens), so
+// step 2 disappears - the training thread copies nothing on the host - and step 4 is one copy
+// per micro-batch straight from its block into D_i. The slot keeps the blocks alive until step
+// 1 of its next use (or the stager's destruction) has waited for `copied[i]`: a block is never
+// freed, and so never reused by the allocator, while the copy may still read it.
 #pragma once
 
 #include <torch/types.h>
@@ -48,6 +53,9 @@ class StagingOps {
 // The CUDA implementation (one copy stream from the pool, events without timing); only in
 // builds with CUDA.
 std::unique_ptr<StagingOps> make_cuda_staging_ops(torch::Device device);
+// Pinned host memory (the caching host allocator) for the reader to pack batches into
+// (data::ReaderOptions::batch_memory); only in builds with CUDA.
+std::shared_ptr<data::HostMemory> make_cuda_pinned_host_memory();
 
 // ids and mask of every column of every micro-batch, [rows, max_len] int64 views of a slot.
 struct StagedStep {
@@ -58,13 +66,20 @@ struct StagedStep {
 class BatchStager {
  public:
   explicit BatchStager(std::unique_ptr<StagingOps> ops, int slots = 2);
-  StagedStep stage(const std::vector<std::vector<data::TokenBatch>>& micro_batches);
+  ~BatchStager();  // waits for the copies in flight before their host memory goes
+  BatchStager(const BatchStager&) = delete;
+  BatchStager& operator=(const BatchStager&) = delete;
+  // `packed`: empty (staged through the slot's pinned buffer) or one block per micro-batch
+  // holding exactly its columns (data::pack_tokens), copied from directly.
+  StagedStep stage(const std::vector<std::vector<data::TokenBatch>>& micro_batches,
+                   const std::vector<data::PackedTokens>& packed = {});
   // Call once the step that used `staged` is queued on the compute stream.
   void release(const StagedStep& staged);
 
  private:
   struct Slot {
     torch::Tensor host, device;
+    std::vector<data::PackedTokens> in_flight;  // packed blocks the last copy read from
     int copied = -1, consumed = -1;
     bool copy_issued = false, released = true;
   };

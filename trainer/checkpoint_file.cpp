@@ -192,6 +192,16 @@ bool verify_checkpoint_file(const std::string& path, std::string* reason) {
   }
 }
 
+nlohmann::json read_checkpoint_meta(const std::string& path) {
+  std::string reason;
+  if (!verify_checkpoint_file(path, &reason)) {
+    throw Error("invalid checkpoint: " + reason, path, "use an older checkpoint (--resume auto skips bad ones)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  uint64_t start = 0;
+  return read_header(in, path, &start).at("meta");
+}
+
 CheckpointContents read_checkpoint_file(const std::string& path) {
   std::string reason;
   if (!verify_checkpoint_file(path, &reason)) {

@@ -34,4 +34,8 @@ CheckpointContents read_checkpoint_file(const std::string& path);
 // Checks only the checksum and header (no tensors materialised); false + reason if invalid.
 bool verify_checkpoint_file(const std::string& path, std::string* reason);
 
+// The caller's metadata of a valid file (checksum verified, no tensors read); throws
+// simcsepp::Error naming the file otherwise.
+nlohmann::json read_checkpoint_meta(const std::string& path);
+
 }  // namespace simcsepp::trainer

@@ -1,5 +1,6 @@
 // cuda_staging_ops.cpp - StagingOps on CUDA (batch_stager.h): pinned host memory from the
-// caching host allocator, a copy stream from the pool, events without timing.
+// caching host allocator, a copy stream from the pool, events without timing; and the pinned
+// HostMemory the reader packs batches into.
 #include "trainer/batch_stager.h"
 
 #include "cluster/base/error.h"
@@ -63,9 +64,28 @@ std::unique_ptr<StagingOps> make_cuda_staging_ops(torch::Device device) {
   SIMCSEPP_CHECK(device.is_cuda() && device.has_index(), "make_cuda_staging_ops needs a CUDA device with an index");
   return std::make_unique<CudaStagingOps>(device);
 }
+
+namespace {
+class CudaPinnedHostMemory final : public data::HostMemory {
+ public:
+  std::shared_ptr<int64_t> allocate(int64_t elements) override {
+    // The tensor owns the pinned block; the pointer's deleter keeps it until the last copy of
+    // the pointer goes (the stager drops it once the copy out of it has finished).
+    auto block = torch::empty({elements}, torch::TensorOptions().dtype(torch::kLong).pinned_memory(true));
+    int64_t* data = block.data_ptr<int64_t>();
+    return std::shared_ptr<int64_t>(data, [block](int64_t*) mutable { block.reset(); });
+  }
+};
+}  // namespace
+
+std::shared_ptr<data::HostMemory> make_cuda_pinned_host_memory() { return std::make_shared<CudaPinnedHostMemory>(); }
 #else
 std::unique_ptr<StagingOps> make_cuda_staging_ops(torch::Device) {
   SIMCSEPP_CHECK(false, "CUDA staging in a build without CUDA");
+  return nullptr;
+}
+std::shared_ptr<data::HostMemory> make_cuda_pinned_host_memory() {
+  SIMCSEPP_CHECK(false, "pinned host memory in a build without CUDA");
   return nullptr;
 }
 #endif

@@ -10,7 +10,16 @@ namespace {
 
 std::atomic<int> g_signal{0};
 
-extern "C" void on_preemption_signal(int sig) { g_signal.store(sig); }
+extern "C" void on_preemption_signal(int sig) {
+  // A second Ctrl-C means "now": the default action, no checkpoint (signal/raise are
+  // async-signal-safe).
+  if (sig == SIGINT && g_signal.load() == SIGINT) {
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+    return;
+  }
+  g_signal.store(sig);
+}
 
 }  // namespace
 
@@ -21,6 +30,7 @@ void install_preemption_handlers() {
   action.sa_flags = SA_RESTART;
   sigaction(SIGUSR1, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);  // Ctrl-C: checkpoint at the next step boundary too
 }
 
 bool preemption_requested() { return g_signal.load() != 0; }

@@ -1,14 +1,15 @@
-// preemption.h - SIGUSR1 / SIGTERM handling for preemptible jobs (Slurm sends SIGUSR1 via
-// --signal, SIGTERM at the time limit or scancel). The handler only sets a flag; the training
-// loop finishes the current step, agrees across ranks (TrainStep's stop all-reduce), writes a
-// checkpoint and exits with kExitPreempted (42).
+// preemption.h - SIGUSR1 / SIGTERM / SIGINT handling for preemptible jobs (Slurm sends SIGUSR1
+// via --signal, SIGTERM at the time limit or scancel; a person presses Ctrl-C). The handler only
+// sets a flag; the training loop finishes the current step, agrees across ranks (TrainStep's
+// stop all-reduce), writes a checkpoint and exits with kExitPreempted (42). A second SIGINT
+// ends the process at once (default action), without a checkpoint.
 #pragma once
 
 namespace simcsepp::trainer {
 
 // Installs the handlers (idempotent). Returns immediately.
 void install_preemption_handlers();
-// True once SIGUSR1 or SIGTERM arrived in this process.
+// True once SIGUSR1, SIGTERM or SIGINT arrived in this process.
 bool preemption_requested();
 // The signal number that requested it (0 if none).
 int preemption_signal();

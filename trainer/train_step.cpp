@@ -62,7 +62,8 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
   if (device_.is_cuda()) stager_ = std::make_unique<BatchStager>(make_cuda_staging_ops(device_));
 }
 
-StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& micro_batches) {
+StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& micro_batches,
+                           const std::vector<data::PackedTokens>& packed) {
   SIMCSEPP_CHECK(static_cast<int64_t>(micro_batches.size()) == config_.grad_accum,
                  "step() needs grad_accum micro-batches");
   StepOutput out;
@@ -79,7 +80,7 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
   clock.start();
   torch::Tensor anchor;
   StagedStep staged;
-  if (stager_) staged = stager_->stage(micro_batches);  // one async copy for the whole step
+  if (stager_) staged = stager_->stage(micro_batches, packed);  // async copies, no host sync
   for (size_t m = 0; m < micro_batches.size(); ++m) {
     std::vector<torch::Tensor> ids, masks;
     if (stager_) {

@@ -90,7 +90,10 @@ class TrainStep {
   TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, cluster::Communicator& comm);
 
   // micro_batches.size() == grad_accum; each is the columns of one micro-batch (local rows).
-  StepOutput step(const std::vector<std::vector<data::TokenBatch>>& micro_batches);
+  // `packed`: empty, or the same micro-batches packed into pinned blocks by the reader
+  // (data::PackedTokens), copied to the device without a host copy (batch_stager.h).
+  StepOutput step(const std::vector<std::vector<data::TokenBatch>>& micro_batches,
+                  const std::vector<data::PackedTokens>& packed = {});
 
   // Ask every rank to stop after the current update (e.g. a signal arrived on this rank).
   void request_stop() { stop_requested_ = true; }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -25,6 +26,7 @@
 
 #include "cluster/base/error.h"
 #include "cluster/base/log.h"
+#include "cluster/base/remove_tree.h"
 #include "cluster/bootstrap.h"
 #include "cluster/parameter_divergence.h"
 #include "data/corpus_reader.h"
@@ -38,6 +40,7 @@
 #include "trainer/cli/exit_codes.h"
 #include "trainer/metrics_log.h"
 #include "trainer/preemption.h"
+#include "trainer/run_directory.h"
 #include "trainer/run_metrics.h"
 #include "trainer/sentence_embedder.h"
 #include "trainer/sts_evaluation.h"
@@ -164,6 +167,7 @@ struct Inputs {
   data::Manifest manifest;
   std::string vocab_path;
   model::BertConfig bert;
+  data::StsPairSet dev_pairs;
 };
 
 Inputs check_inputs(const TrainOptions& o, const model::ObjectiveConfig& objective) {
@@ -213,6 +217,16 @@ Inputs check_inputs(const TrainOptions& o, const model::ObjectiveConfig& objecti
   if (!fs::is_regular_file(o.sts_dev)) {
     throw Error(fs::is_directory(o.sts_dev) ? "STS-B dev file is a directory" : "STS-B dev file not found", o.sts_dev,
                 "pass --sts-dev PATH/STSBenchmark/sts-dev.csv");
+  }
+  // The dev score picks the best checkpoint: a file it cannot rank (no pairs, one gold score)
+  // would make every score NaN and the run end without a model.
+  in.dev_pairs = data::read_stsbenchmark(o.sts_dev);
+  const auto& gold = in.dev_pairs.gold;
+  if (gold.size() < 2 || std::adjacent_find(gold.begin(), gold.end(), std::not_equal_to<>()) == gold.end()) {
+    throw Error("the STS-B dev file has " + std::to_string(gold.size()) +
+                    " pair(s) and no two different gold scores: a Spearman correlation over it is undefined, so no "
+                    "checkpoint could be chosen as best",
+                o.sts_dev, "pass SentEval's STSBenchmark/sts-dev.csv (1500 pairs)");
   }
   return in;
 }
@@ -268,17 +282,6 @@ class Progress {
 // ---------------------------------------------------------------------------------------------
 // The best model so far: weights + config in <run>/best, replaced atomically (tmp dir, renames).
 
-// Removes a flat directory (best/ holds files only). Not std::filesystem::remove_all: with the
-// libtorch wheel that symbol resolves into libtorch.so, whose copy crashes on non-empty
-// directories (seen with torch 2.11 + GCC 12).
-void remove_flat_dir(const fs::path& dir) {
-  if (!fs::exists(dir)) return;
-  std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path().string());
-  for (const auto& f : files) ::unlink(f.c_str());
-  ::rmdir(dir.c_str());
-}
-
 // RUN/preempted.json: every rank has saved the preemption checkpoint at `step`. The Slurm
 // launcher requeues on it (it removes the file before each launch), whatever exit code
 // srun/mpirun report. Written to a temporary name and renamed, so it is never seen half-written.
@@ -293,15 +296,15 @@ void save_best(model::SentenceEncoder& encoder, const std::string& run_dir, int6
   const fs::path best = fs::path(run_dir) / "best";
   const fs::path tmp = fs::path(run_dir) / "best.tmp";
   const fs::path old = fs::path(run_dir) / "best.old";
-  remove_flat_dir(tmp);
+  remove_tree(tmp);
   fs::create_directories(tmp);
   model::save_sentence_encoder_weights(encoder, (tmp / "model.safetensors").string());
   std::ofstream(tmp / "config.json") << encoder->config().to_json().dump(2);
   std::ofstream(tmp / "best.json") << nlohmann::json{{"step", step}, {"sts_dev_spearman_x100", score}}.dump(2);
-  remove_flat_dir(old);
+  remove_tree(old);
   if (fs::exists(best)) fs::rename(best, old);
   fs::rename(tmp, best);
-  remove_flat_dir(old);
+  remove_tree(old);
 }
 
 // Peak dense FLOP/s of this rank's device for MFU: --peak-tflops, else the GPU's datasheet
@@ -321,9 +324,12 @@ double peak_flops(const TrainOptions& o, torch::Device device, bool bf16) {
   return 0.0;
 }
 
-// Test hook (see docs/training.md): SIGKILL this process right after update S, to test resume.
-int64_t kill_after_step_for_tests() {
+// Test hook (see docs/training.md): SIGKILL this process right after update S, to test resume;
+// with SIMCSEPP_TEST_KILL_RANK=R only rank R does (a lost rank, to test the launcher's grace kill).
+int64_t kill_after_step_for_tests(int rank) {
   const char* v = std::getenv("SIMCSEPP_TEST_KILL_AFTER_STEP");
+  const char* only = std::getenv("SIMCSEPP_TEST_KILL_RANK");
+  if (only && *only && std::atoi(only) != rank) return -1;
   return v ? std::atoll(v) : -1;
 }
 
@@ -377,7 +383,7 @@ int run_training(const TrainOptions& o) {
   auto encoder = model::load_hf_model(o.model_dir, &model_source);
   encoder->to(device);
   const auto tokenizer = data::WordPieceTokenizer::from_vocab_file(inputs.vocab_path, inputs.manifest.lowercase);
-  const auto dev_pairs = data::read_stsbenchmark(o.sts_dev);
+  const auto& dev_pairs = inputs.dev_pairs;
 
   data::ReaderOptions ro;
   ro.corpus_dir = o.corpus_dir;
@@ -386,6 +392,8 @@ int run_training(const TrainOptions& o) {
   ro.local_batch = o.batch_size;
   ro.seed = o.seed;
   ro.expected_vocab_sha256 = tokenizer.vocab_sha256();
+  // On CUDA the prefetch thread packs each batch into pinned memory, copied to the GPU as is.
+  if (device.is_cuda()) ro.batch_memory = make_cuda_pinned_host_memory();
   data::CorpusReader reader(ro);
   const int64_t steps_per_epoch = reader.steps_per_epoch() / o.grad_accum;
   if (steps_per_epoch < 1 && o.max_steps == 0) {
@@ -394,6 +402,20 @@ int run_training(const TrainOptions& o) {
   }
   const int64_t total_steps =
       o.max_steps > 0 ? o.max_steps : static_cast<int64_t>(std::ceil(o.epochs * static_cast<double>(steps_per_epoch)));
+
+  // Whose run directory this is, what this start may do there and the checkpoint it resumes
+  // from (run_directory.h): decided on every rank from the same files before any training.
+  const RunDirectoryPlan plan = plan_run_directory(
+      o,
+      current_run_identity(o, inputs.bert, (fs::path(o.corpus_dir) / data::kManifestFileName).string(),
+                           comm.world_size()),
+      total_steps);
+  comm.barrier();  // every rank has read the directory before rank 0 changes it
+  if (rank == 0) apply_run_directory_plan(o.run_dir, plan);
+  comm.barrier();
+  const RunIdentity identity = read_run_identity(o.run_dir);
+  nlohmann::json run_config = o.to_json();
+  run_config["run"] = checkpoint_run_record(identity, o.run_dir);
 
   TrainStepConfig sc;
   sc.objective = objective;
@@ -430,16 +452,10 @@ int run_training(const TrainOptions& o) {
   // Dropout streams differ per rank; a resume overwrites them with the saved states.
   torch::manual_seed(o.seed + 1000003ULL * static_cast<uint64_t>(rank));
   const std::string ckpt_dir = (fs::path(o.run_dir) / "checkpoints").string();
-  const auto run_config = o.to_json();
   TrainProgress progress;
   progress.reader = reader.position();
-  std::string resume_from;
-  if (o.resume == "auto") {
-    resume_from = newest_valid_checkpoint(ckpt_dir);
-    if (resume_from.empty()) LOG_INFO("--resume auto: no checkpoint in " << ckpt_dir << ", starting fresh");
-  } else if (o.resume != "none") {
-    resume_from = o.resume;
-  }
+  const std::string resume_from = plan.resume_from;
+  if (o.resume == "auto" && resume_from.empty()) LOG_INFO("--resume auto: no checkpoint in " << ckpt_dir << ", starting fresh");
   if (!resume_from.empty()) {
     progress = load_training_checkpoint(resume_from, step, comm);
     reader.seek(progress.reader);
@@ -471,7 +487,7 @@ int run_training(const TrainOptions& o) {
   const double seconds_before = progress.train_seconds;
   const int64_t first_step = progress.step;
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  const int64_t kill_after = kill_after_step_for_tests();
+  const int64_t kill_after = kill_after_step_for_tests(rank);
   const int64_t sentences_per_step = o.batch_size * comm.world_size() * o.grad_accum;
   // Model FLOPs of one update on this rank (flop_count.h: padded length, matmuls only).
   const double step_flops =
@@ -635,6 +651,7 @@ int run_training(const TrainOptions& o) {
   if (progress.step == 0 && o.eval_at_start) evaluate(false);
   while (progress.step < total_steps && !stop && !abort_skips) {
     std::vector<std::vector<data::TokenBatch>> micro;
+    std::vector<data::PackedTokens> packed;  // on CUDA: the same tokens in pinned blocks
     Pending next;
     next.queue_depth = reader.queue_depth();
     next.begin = std::chrono::steady_clock::now();
@@ -646,10 +663,11 @@ int run_training(const TrainOptions& o) {
         for (const int64_t m : c.attention_mask) next.tokens += m;
       }
       micro.push_back(std::move(batch.columns));
+      if (batch.packed.data) packed.push_back(std::move(batch.packed));
     }
     next.data_wait_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - next.begin).count();
     if (preemption_requested()) step.request_stop();
-    next.out = step.step(micro);
+    next.out = step.step(micro, packed);
     divergence.after_update(next.out.update);
     ++progress.step;
     if (pending) settle(*pending, next.begin);
@@ -699,6 +717,16 @@ int run_training(const TrainOptions& o) {
 
   evaluate(true);
   checkpoint("final");
+  if (progress.best_step < 0) {
+    // No evaluation of this run ever gave a finite score: there is no best model to export,
+    // and exit 0 would pass for success. The final checkpoint above is kept for inspection.
+    bar.break_line();
+    if (metrics) metrics->write("failed", {{"step", progress.step}, {"reason", "no finite STS-B dev score"}});
+    throw Error("no STS-B dev evaluation of this run gave a finite score (last: " + std::to_string(last_dev) +
+                    "): the model diverged (NaN/inf weights, e.g. from too high a learning rate) or the dev "
+                    "scores are degenerate; nothing is exported, the last state is checkpointed in " + ckpt_dir,
+                o.run_dir, "lower --lr, set --grad-clip 1.0, and check --sts-dev; the checkpoint holds the last weights");
+  }
   const double train_seconds = seconds_before + elapsed();
   nlohmann::json summary = {{"steps", progress.step},
                             {"best_step", progress.best_step},

@@ -8,6 +8,7 @@
 //   model/                         the exported best model (Hugging Face + sentence-transformers)
 //   metrics.jsonl                  one line per step, per evaluation, per checkpoint, summary
 //   summary.json                   best step and score, time, throughput
+//   run.json                       whose directory this is (run_directory.h)
 #pragma once
 
 #include <cstdint>
@@ -43,6 +44,7 @@ struct TrainOptions {
   int64_t checkpoint_every = 0;  // 0: at every evaluation
   int keep_checkpoints = 3;
   std::string resume = "none";  // none | auto | PATH
+  bool overwrite = false;       // a fresh start may remove another run's files in run_dir
   int64_t max_skipped_steps = 10;
   std::string device = "auto";
   std::string comm = "auto";

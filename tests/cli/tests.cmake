@@ -4,6 +4,7 @@
 #   train.options: --epochs, --grad-accum, --keep-checkpoints, --resume FILE, and a 2-rank job
 #     refusing a 1-rank checkpoint (mpirun -np 2, so PROCESSORS 2);
 #   train.supervised_e2e: SNLI triplets -> prep -> train --objective supervised -> eval.
+#   train.run_directory_guard: run.json, refused starts and resumes, --overwrite, failed runs, Ctrl-C.
 simcsepp_add_python_test(cli.conventions cli_conventions.py)
 simcsepp_add_python_test(train.options train_options_cli.py)
 string(JOIN " " _cli_mpirun ${SIMCSEPP_MPIRUN})  # a ';' would split the ENVIRONMENT list
@@ -14,3 +15,7 @@ set_tests_properties(cli.conventions train.supervised_e2e PROPERTIES TIMEOUT 300
 # The C++ SVD behind the logged effective rank vs numpy's SVD of the same batch embeddings.
 simcsepp_add_python_test(train.effective_rank_svd train_effective_rank_svd.py)
 set_tests_properties(train.effective_rank_svd PROPERTIES TIMEOUT 120)
+# A run directory belongs to one run (run.json, refusals before any step, --overwrite, leftovers),
+# a run without a finite dev score exits 1, and Ctrl-C checkpoints like SIGTERM.
+simcsepp_add_python_test(train.run_directory_guard run_directory_guard.py)
+set_tests_properties(train.run_directory_guard PROPERTIES TIMEOUT 300)

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -154,6 +155,57 @@ TEST_F(CorpusReaderTest, BatchContentsMatchTheTokenizer) {
       EXPECT_EQ(t.attention_mask[static_cast<size_t>(r) * 32 + i], i < ids.size() ? 1 : 0);
     }
   }
+}
+
+// The memory the trainer passes on CUDA (pinned) is filled by the prefetch thread itself, in
+// the layout the stager copies as one block: each column's ids, then its mask.
+class RecordingHostMemory final : public HostMemory {
+ public:
+  std::shared_ptr<int64_t> allocate(int64_t elements) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    threads.insert(std::this_thread::get_id());
+    return heap->allocate(elements);
+  }
+  std::shared_ptr<HostMemory> heap = heap_host_memory();
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+};
+
+TEST_F(CorpusReaderTest, PrefetchThreadPacksEachBatchIntoTheGivenMemory) {
+  auto memory = std::make_shared<RecordingHostMemory>();
+  ReaderOptions o = options(1, 2, 8);
+  o.batch_memory = memory;
+  CorpusReader reader(o);
+  for (int k = 0; k < 5; ++k) {
+    const TrainingBatch b = reader.next();
+    ASSERT_EQ(b.columns.size(), 1u);
+    const TokenBatch& t = b.columns[0];
+    ASSERT_NE(b.packed.data, nullptr);
+    ASSERT_EQ(b.packed.elements, 2 * t.rows * t.max_len);
+    const int64_t n = t.rows * t.max_len;
+    const std::vector<int64_t> ids(b.packed.data.get(), b.packed.data.get() + n);
+    const std::vector<int64_t> mask(b.packed.data.get() + n, b.packed.data.get() + 2 * n);
+    EXPECT_EQ(ids, t.input_ids) << "batch " << k;
+    EXPECT_EQ(mask, t.attention_mask) << "batch " << k;
+  }
+  std::lock_guard<std::mutex> lock(memory->mutex);
+  EXPECT_EQ(memory->threads.count(std::this_thread::get_id()), 0u) << "packing ran on the training thread";
+  EXPECT_EQ(memory->threads.size(), 1u);
+  // Without memory there is no packed copy.
+  CorpusReader plain(options(1, 2, 8));
+  EXPECT_EQ(plain.next().packed.data, nullptr);
+}
+
+TEST(PackTokens, ColumnsInOrderEachIdsThenMask) {
+  TokenBatch a{2, 3, {1, 2, 3, 4, 5, 6}, {1, 1, 0, 1, 1, 1}};
+  TokenBatch b{2, 3, {7, 8, 9, 10, 11, 12}, {1, 0, 0, 1, 1, 0}};
+  const PackedTokens p = pack_tokens({a, b}, *heap_host_memory());
+  const std::vector<int64_t> got(p.data.get(), p.data.get() + p.elements);
+  const std::vector<int64_t> want = {1, 2, 3, 4, 5, 6, 1, 1, 0, 1, 1, 1, 7, 8, 9, 10, 11, 12, 1, 0, 0, 1, 1, 0};
+  EXPECT_EQ(got, want);
+  TokenBatch bad = a;
+  bad.attention_mask.pop_back();
+  EXPECT_THROW(pack_tokens({bad}, *heap_host_memory()), std::logic_error);
 }
 
 TEST_F(CorpusReaderTest, RefusesAnotherVocabularyAndBadPositions) {

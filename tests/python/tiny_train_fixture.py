@@ -40,16 +40,16 @@ def failed_tail(r):
     return "" if r.returncode == 0 else f" (rc {r.returncode}): " + r.stderr[-400:]
 
 
-def make_model(path, nan_weight=False, drop_tensor=None):
-    """A random 2 x 32 BERT + MLP head in simcsepp's checkpoint layout; optionally one NaN weight
-    or one tensor left out (for the error-path tests)."""
+def make_model(path, nan_weight=False, drop_tensor=None, hidden=32):
+    """A random 2 x `hidden` BERT + MLP head in simcsepp's checkpoint layout; optionally one NaN
+    weight or one tensor left out (for the error-path tests)."""
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=64, max_position_embeddings=64)
+    cfg = BertConfig(vocab_size=30522, hidden_size=hidden, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=2 * hidden, max_position_embeddings=64)
     bert = BertModel(cfg, add_pooling_layer=False)
     tensors = {"bert." + k: v.contiguous() for k, v in bert.state_dict().items() if "position_ids" not in k}
-    tensors["mlp.dense.weight"] = torch.randn(32, 32) * 0.02
-    tensors["mlp.dense.bias"] = torch.zeros(32)
+    tensors["mlp.dense.weight"] = torch.randn(hidden, hidden) * 0.02
+    tensors["mlp.dense.bias"] = torch.zeros(hidden)
     if nan_weight:
         tensors["mlp.dense.weight"][0, 0] = float("nan")
     if drop_tensor:

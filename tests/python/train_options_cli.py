@@ -4,8 +4,8 @@
    loss is the mean of the A micro-batch losses - with the weights frozen (lr 1e-30), update k of
    an A=2 run has the mean loss of steps 2k-1 and 2k of an A=1 run on the same data order;
 3. --keep-checkpoints K: only the K newest step-*.ckpt files remain;
-4. --resume FILE: a fresh run directory resumed from another run's older checkpoint continues that
-   run exactly (same losses, same final parameters), where --resume auto would start fresh;
+4. --resume FILE: a run resumed from its own older checkpoint retrains the steps after it exactly
+   (same losses, same final parameters); another run directory's checkpoint is refused;
 5. a checkpoint written by 1 rank is refused by a 2-rank job (mpirun), naming both sizes."""
 import os
 import shlex
@@ -15,7 +15,7 @@ import tempfile
 import numpy as np
 
 from tiny_train_fixture import (Checks, checkpoints, failed_tail, make_model, prep_corpus, read_checkpoint_tensors,
-                                run, step_losses, sts_dev, wiki_lines)
+                                records, run, step_losses, sts_dev, wiki_lines)
 
 check = Checks()
 MPIRUN = shlex.split(os.environ.get("SIMCSEPP_MPIRUN", "mpirun --allow-run-as-root --oversubscribe"))
@@ -65,30 +65,37 @@ def main():
         older = os.path.join(tmp, "older-step-6.ckpt")
         shutil.copy(os.path.join(a, "checkpoints", "step-00000006.ckpt"), older)
 
+        # 4. --resume FILE continues its own run from an older checkpoint: steps 7-8 again, the
+        # same losses and parameters as the first time; into another directory it is refused
+        # (a checkpoint belongs to its run directory, trainer/run_directory.h).
+        la = step_losses(a)
+        _, pa = read_checkpoint_tensors(os.path.join(a, "checkpoints", "step-00000008.ckpt"))
         b = os.path.join(tmp, "run_b")
         r = run(["train", "--run-dir", b, "--resume", older] + train)
+        check(r.returncode == 1 and "belongs to run" in r.stderr and "--run-dir " + a in r.stderr,
+              "--resume FILE of another run directory is refused, naming that directory" + failed_tail(r))
+        r = run(["train", "--run-dir", a, "--resume", older] + train)
         check(r.returncode == 0 and f"resumed from {older} at step 6" in r.stderr,
-              "--resume FILE resumes a fresh run dir from that file" + failed_tail(r))
-        la, lb = step_losses(a), step_losses(b)
-        check(sorted(lb) == [7, 8] and all(lb[s] == la[s] for s in (7, 8)),
-              f"resumed run continues run A exactly: A {[la.get(s) for s in (7, 8)]} B {lb}")
-        if checkpoints(b):
-            _, pa = read_checkpoint_tensors(os.path.join(a, "checkpoints", "step-00000008.ckpt"))
-            _, pb = read_checkpoint_tensors(os.path.join(b, "checkpoints", checkpoints(b)[-1]))
-            names = [k for k in pa if k.startswith("model/")]
-            check(len(names) > 10 and all(np.array_equal(pa[k], pb[k]) for k in names),
-                  f"identical final parameters ({len(names)} tensors)")
-        else:
-            check(False, "resumed run wrote its final checkpoint")
+              "--resume FILE resumes run A from that file" + failed_tail(r))
+        lb = step_losses(a)
+        check(all(lb[s] == la[s] for s in (7, 8)) and len([x for x in records(a, "step") if x["step"] == 7]) == 2,
+              f"the resumed run retrains steps 7-8 exactly: first {[la.get(s) for s in (7, 8)]} again "
+              f"{[lb.get(s) for s in (7, 8)]}")
+        _, pb = read_checkpoint_tensors(os.path.join(a, "checkpoints", "step-00000008.ckpt"))
+        names = [k for k in pa if k.startswith("model/")]
+        check(len(names) > 10 and all(np.array_equal(pa[k], pb[k]) for k in names),
+              f"identical final parameters ({len(names)} tensors)")
 
-        # 5. 1-rank checkpoint, 2-rank job.
-        w = os.path.join(tmp, "run_w2")
-        r = run(["train", "--run-dir", w, "--resume", older] + [x if x != "single" else "mpi" for x in train],
+        # 5. 1-rank checkpoint, 2-rank job (same global batch: 2 x 4).
+        r = run(["train", "--run-dir", a, "--resume", older] +
+                [x if x != "single" else "mpi" for x in train[:train.index("--batch-size")]] + ["--batch-size", "4"] +
+                [x if x != "single" else "mpi" for x in train[train.index("--batch-size") + 2:]],
                 prefix=MPIRUN + ["-np", "2"])
         refused = r.returncode != 0 and "checkpoint was written by 1 ranks, this job has 2" in r.stderr
         check(refused, f"2-rank job refuses a 1-rank checkpoint, naming both sizes (rc {r.returncode})"
               + ("" if refused else ": " + r.stderr[-400:]))
-        check(not checkpoints(w), "the refused job wrote no checkpoint")
+        check(checkpoints(a)[-1] == "step-00000008.ckpt" and len(records(a, "step")) == 10,
+              "the refused job trained and wrote nothing")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     check.exit("train option")

@@ -5,11 +5,15 @@
 // the copy stream's wait on `consumed`, a later step's copy overwrites a slot before the step
 // that reads it has run; without the host wait on `copied`, the host rewrites a pinned buffer
 // that a queued copy has not read yet. Both are shown to be caught (FenceRemoved* tests).
+// Packed steps (the reader's pinned blocks, copied from directly): a block the stager lets go
+// is poisoned at once (what an allocator reusing it would do), so a block released before its
+// copy has run shows up as wrong tokens too (PackedFenceRemoved*).
 #include "trainer/batch_stager.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <map>
@@ -30,8 +34,12 @@ class SimulatedStreams final : public StagingOps {
   bool drop_copy_wait = false;  // break fence 3 (copy stream waits consumed)
   bool drop_host_wait = false;  // break fence 1 (host waits copied)
   std::vector<std::string> log;
+  int host_buffers = 0;
 
-  torch::Tensor host_buffer(int64_t n) override { return torch::zeros({n}, torch::kLong); }
+  torch::Tensor host_buffer(int64_t n) override {
+    ++host_buffers;
+    return torch::zeros({n}, torch::kLong);
+  }
   torch::Tensor device_buffer(int64_t n) override { return torch::zeros({n}, torch::kLong); }
   int new_event() override {
     recorded_.push_back(0);
@@ -99,17 +107,41 @@ data::TokenBatch batch_of(int64_t tag, int64_t rows = 3, int64_t len = 4) {
   return b;
 }
 
+// Host memory whose blocks are never returned to the system: a released block is filled with
+// -1 (as if the allocator had handed it out again and it was rewritten) and kept, so a copy that
+// still reads it afterwards sees the poison instead of undefined behaviour.
+class PoisoningHostMemory final : public data::HostMemory {
+ public:
+  std::shared_ptr<int64_t> allocate(int64_t elements) override {
+    auto& block = blocks_.emplace_back(static_cast<size_t>(elements), 0);
+    ++allocated;
+    return std::shared_ptr<int64_t>(block.data(), [this, &block](int64_t*) {
+      std::fill(block.begin(), block.end(), -1);
+      ++released;
+    });
+  }
+  int allocated = 0, released = 0;
+
+ private:
+  std::deque<std::vector<int64_t>> blocks_;  // deque: growing it never moves a block
+};
+
 // Stages `steps` steps of two micro-batches x two columns without letting the compute stream
 // run; each step's compute work snapshots what it reads. Returns, per step, whether every
-// snapshot held that step's tokens.
-std::vector<bool> run_steps(SimulatedStreams* sim, int steps, int slots) {
+// snapshot held that step's tokens. With `memory`, each step's micro-batches are packed into
+// blocks of it (as the reader does) that only the stager keeps once stage() has returned.
+std::vector<bool> run_steps(SimulatedStreams* sim, int steps, int slots, data::HostMemory* memory = nullptr) {
   auto owned = std::unique_ptr<SimulatedStreams>(sim);
   BatchStager stager(std::move(owned), slots);
   std::vector<std::vector<torch::Tensor>> seen(steps);
   std::vector<std::vector<std::vector<data::TokenBatch>>> sent(steps);
   for (int k = 0; k < steps; ++k) {
     sent[k] = {{batch_of(4 * k), batch_of(4 * k + 1)}, {batch_of(4 * k + 2), batch_of(4 * k + 3)}};
-    auto staged = stager.stage(sent[k]);
+    std::vector<data::PackedTokens> packed;
+    if (memory) {
+      for (const auto& columns : sent[k]) packed.push_back(data::pack_tokens(columns, *memory));
+    }
+    auto staged = stager.stage(sent[k], packed);
     sim->enqueue_compute([&seen, k, staged] {
       for (size_t m = 0; m < staged.ids.size(); ++m)
         for (size_t c = 0; c < staged.ids[m].size(); ++c) {
@@ -153,6 +185,43 @@ TEST(BatchStager, FenceRemovedHostWaitOnCopiedIsCaught) {
   sim->drop_host_wait = true;
   auto ok = run_steps(sim, 5, 2);
   EXPECT_FALSE(ok[2]) << "step 4 rewrote slot 0's pinned buffer before step 2's queued copy read it";
+}
+
+TEST(BatchStager, PackedBlocksAreCopiedFromDirectlyAndKeptUntilTheirCopyRan) {
+  for (int slots : {1, 2, 3}) {
+    PoisoningHostMemory memory;
+    auto* sim = new SimulatedStreams;
+    auto ok = run_steps(sim, 7, slots, &memory);
+    for (int k = 0; k < 7; ++k) EXPECT_TRUE(ok[k]) << slots << " slots, step " << k;
+    EXPECT_EQ(memory.allocated, 14);
+    EXPECT_EQ(memory.released, 14) << "the stager's destructor lets the last blocks go";
+  }
+}
+
+TEST(BatchStager, PackedStepIsOneCopyPerMicroBatchAndNoStagingBuffer) {
+  PoisoningHostMemory memory;  // outlives the stager, which holds blocks until it is destroyed
+  auto* sim = new SimulatedStreams;
+  BatchStager stager{std::unique_ptr<StagingOps>(sim), 2};
+  const std::vector<std::vector<data::TokenBatch>> step = {{batch_of(1), batch_of(2)}, {batch_of(3), batch_of(4)},
+                                                           {batch_of(5), batch_of(6)}};
+  std::vector<data::PackedTokens> packed;
+  for (const auto& columns : step) packed.push_back(data::pack_tokens(columns, memory));
+  stager.release(stager.stage(step, packed));
+  EXPECT_EQ(std::count(sim->log.begin(), sim->log.end(), "copy on copy"), 3);
+  EXPECT_EQ(sim->host_buffers, 0) << "packed steps need no pinned staging buffer of the stager's own";
+  // A block that does not hold exactly its micro-batch is refused, not copied short.
+  packed[1].elements -= 1;
+  EXPECT_THROW(stager.stage(step, packed), std::logic_error);
+  packed.pop_back();
+  EXPECT_THROW(stager.stage(step, packed), std::logic_error);
+}
+
+TEST(BatchStager, PackedFenceRemovedHostWaitOnCopiedIsCaught) {
+  PoisoningHostMemory memory;
+  auto* sim = new SimulatedStreams;
+  sim->drop_host_wait = true;
+  auto ok = run_steps(sim, 5, 2, &memory);
+  EXPECT_FALSE(ok[2]) << "step 4 let step 2's blocks go before step 2's queued copy read them";
 }
 
 TEST(BatchStager, OrderOfOperationsPerStage) {

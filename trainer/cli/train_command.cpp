@@ -48,6 +48,9 @@ class TrainCommand final : public Command {
         "keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints),
         "newest checkpoints kept")("resume", po::value(&c.resume)->default_value(c.resume),
                                    "none | auto (newest valid in run-dir) | checkpoint file")(
+        "overwrite", po::bool_switch(&c.overwrite),
+        "start afresh in a run directory that holds another run: remove its checkpoints, best/, model/ and "
+        "metrics first")(
         "max-skipped-steps", po::value(&c.max_skipped_steps)->default_value(c.max_skipped_steps),
         "abort after this many consecutive non-finite steps")("device", po::value(&c.device)->default_value(c.device),
                                                               "auto | cpu | cuda")(
