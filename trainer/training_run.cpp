@@ -682,6 +682,8 @@ int run_training(const TrainOptions& o) {
     if (ckpt_now && progress.step < total_steps) checkpoint("interval");
     if (progress.step == kill_after) {
       settle(*pending);  // the metrics line of this step is written, as a crash after it would
+      // SIMCSEPP_TEST_KILL_EXIT_CODE=N: exit N instead (a rank that fails, rather than dies).
+      if (const char* code = std::getenv("SIMCSEPP_TEST_KILL_EXIT_CODE"); code && *code) std::_Exit(std::atoi(code));
       std::raise(SIGKILL);
     }
     if (const std::string hold = hold_file_for_tests(progress.step); !hold.empty() && fs::exists(hold)) {
