@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -166,15 +167,121 @@ TEST_F(CorpusReaderTest, RefusesAnotherVocabularyAndBadPositions) {
   EXPECT_THROW(CorpusReader{too_big}, Error);
 }
 
-TEST(GlobalSampler, OrderIsAPermutationPerEpoch) {
-  GlobalSampler s(SamplerConfig{{5, 7, 3, 9}, 1, 2, 1, 4, true});
-  EXPECT_EQ(s.total_rows(), 24);
-  std::set<std::pair<int32_t, int64_t>> rows;
-  const auto windows = s.windows(1, 0);
-  for (size_t w = 0; w < windows.size(); ++w) {
-    for (const auto& r : s.window_order(1, 0, static_cast<int64_t>(w), windows[w])) rows.insert({r.shard, r.row});
+TEST_F(CorpusReaderTest, GlobalBatchesMixTheShardsOfAWindow) {
+  // Each rank's local batch draws from its part (~window_shards shards), so a global batch draws
+  // from ~window_shards x world shards, more than one rank's.
+  for (int world : {2, 3}) {
+    std::vector<std::unique_ptr<CorpusReader>> readers;
+    for (int r = 0; r < world; ++r) readers.push_back(std::make_unique<CorpusReader>(options(r, world, 16, 2)));
+    size_t least = 1000, local_most = 0;
+    for (int64_t s = 0; s < readers[0]->steps_per_epoch(); ++s) {
+      std::set<int64_t> shards;
+      for (auto& reader : readers) {
+        std::set<int64_t> local;
+        for (int64_t row : reader->next().global_rows) local.insert(row / 64);
+        local_most = std::max(local_most, local.size());
+        shards.insert(local.begin(), local.end());
+      }
+      least = std::min(least, shards.size());
+    }
+    EXPECT_GT(least, local_most) << "world " << world;
+    EXPECT_GE(least, static_cast<size_t>(2 * world)) << "world " << world;
   }
-  EXPECT_EQ(rows.size(), 24u);
+}
+
+// The sampler's parts of one epoch for every rank.
+std::vector<std::vector<GlobalSampler::Part>> all_parts(const GlobalSampler& s, uint64_t seed, int64_t epoch) {
+  std::vector<std::vector<GlobalSampler::Part>> out;
+  for (int r = 0; r < s.config().world_size; ++r) out.push_back(s.parts(seed, epoch, r));
+  return out;
+}
+
+TEST(GlobalSampler, PartsCoverEveryRowOnceWithBalancedRanks) {
+  // Unequal shards, worlds that do and do not divide the windows.
+  const std::vector<int64_t> sizes = {5, 7, 3, 9, 64, 1, 12, 30, 30, 30, 2, 17};
+  const int64_t total = 210;
+  for (int world = 1; world <= 5; ++world) {
+    for (int64_t window : {1, 2, 3}) {
+      GlobalSampler s(SamplerConfig{sizes, 1, window, world, 4, true});
+      for (int64_t epoch = 0; epoch < 3; ++epoch) {
+        std::set<std::pair<int32_t, int64_t>> rows;
+        const auto parts = all_parts(s, 1, epoch);
+        for (int r = 0; r < world; ++r) {
+          int64_t stream = 0;
+          for (const auto& p : parts[static_cast<size_t>(r)]) {
+            EXPECT_EQ(p.begin, stream);
+            int64_t in_ranges = 0;
+            for (const auto& range : p.ranges) in_ranges += range.end - range.begin;
+            EXPECT_EQ(in_ranges, p.rows);
+            stream += p.rows;
+            const auto order = s.part_order(1, epoch, r, p);
+            ASSERT_EQ(static_cast<int64_t>(order.size()), p.rows);
+            for (const auto& ref : order) {
+              EXPECT_TRUE(rows.insert({ref.shard, ref.row}).second) << "row twice: world " << world;
+              EXPECT_LT(ref.row, sizes[static_cast<size_t>(ref.shard)]);
+            }
+          }
+          EXPECT_EQ(stream, s.stream_rows(r));
+          EXPECT_TRUE(stream == total / world || stream == total / world + 1) << "rank " << r << " of " << world;
+        }
+        EXPECT_EQ(static_cast<int64_t>(rows.size()), total) << "world " << world << " window " << window;
+      }
+    }
+  }
+}
+
+TEST(GlobalSampler, EqualShardsAreSplitOnlyNearTheShortShardAndTheLastWindow) {
+  // prep's layout: shards of equal size, the last shorter. A window of window x world shards
+  // cuts on shard boundaries unless it holds the short shard or is the epoch's last.
+  std::vector<int64_t> sizes(37, 100);
+  sizes.back() = 41;
+  for (int world : {1, 2, 3, 4, 7}) {
+    GlobalSampler s(SamplerConfig{sizes, 9, 2, world, 8, true});
+    for (int64_t epoch = 0; epoch < 4; ++epoch) {
+      std::map<int32_t, int> readers;  // shard -> ranks reading some of it
+      for (const auto& parts : all_parts(s, 9, epoch)) {
+        for (const auto& p : parts) {
+          for (const auto& range : p.ranges) ++readers[range.shard];
+        }
+      }
+      int split = 0;
+      for (const auto& [shard, n] : readers) split += n > 1 ? 1 : 0;
+      EXPECT_EQ(readers.size(), sizes.size());
+      EXPECT_LE(split, 2 * (world - 1)) << "world " << world << " epoch " << epoch;
+    }
+  }
+}
+
+TEST(GlobalSampler, OneRankKeepsTheWholeWindowOrder) {
+  // Reference: the earlier sampler (shards permuted, windows of window_shards, rows of a window
+  // Fisher-Yates-shuffled with the window's salt), written out independently.
+  const std::vector<int64_t> sizes = {5, 7, 3, 9, 11, 4, 6};
+  const auto mix = [](uint64_t a, uint64_t b, uint64_t c) {
+    SplitMix64 g(a ^ (b * 0xD1B54A32D192ED03ull) ^ (c * 0x8CB92BA72F3D8DD7ull));
+    g.next();
+    return g.next();
+  };
+  for (int64_t epoch = 0; epoch < 2; ++epoch) {
+    std::vector<int32_t> shards = {0, 1, 2, 3, 4, 5, 6};
+    SplitMix64 g(mix(3, static_cast<uint64_t>(epoch), 0x5AD5));
+    for (size_t i = shards.size(); i > 1; --i) std::swap(shards[i - 1], shards[g.below(i)]);
+    std::vector<std::pair<int32_t, int64_t>> expected;
+    for (size_t w = 0; w * 3 < shards.size(); ++w) {
+      std::vector<std::pair<int32_t, int64_t>> window;
+      for (size_t j = w * 3; j < std::min(shards.size(), w * 3 + 3); ++j) {
+        for (int64_t r = 0; r < sizes[static_cast<size_t>(shards[j])]; ++r) window.push_back({shards[j], r});
+      }
+      SplitMix64 h(mix(3, static_cast<uint64_t>(epoch), 0x10000ull + w));
+      for (size_t i = window.size(); i > 1; --i) std::swap(window[i - 1], window[h.below(i)]);
+      expected.insert(expected.end(), window.begin(), window.end());
+    }
+    GlobalSampler s(SamplerConfig{sizes, 3, 3, 1, 4, true});
+    std::vector<std::pair<int32_t, int64_t>> got;
+    for (const auto& p : s.parts(3, epoch, 0)) {
+      for (const auto& ref : s.part_order(3, epoch, 0, p)) got.push_back({ref.shard, ref.row});
+    }
+    EXPECT_EQ(got, expected) << "epoch " << epoch;
+  }
 }
 
 }  // namespace
