@@ -41,6 +41,22 @@ GlobalSampler::GlobalSampler(SamplerConfig config) : config_(std::move(config)) 
   }
 }
 
+std::vector<size_t> GlobalSampler::window_sizes(size_t shards) const {
+  // As many windows as windows of shards_per_window() need, sized as equally as whole groups of
+  // world_size shards allow (the n % world_size left over go to the last): a group of world
+  // equal shards cuts into world whole shards, and no window is much smaller than the others.
+  const auto world = static_cast<size_t>(config_.world_size);
+  const auto per_window = static_cast<size_t>(shards_per_window());
+  const size_t windows = (shards + per_window - 1) / per_window;
+  const size_t groups = shards / world, rest = shards % world;
+  std::vector<size_t> sizes;
+  for (size_t w = 0; w < windows; ++w) {
+    const size_t size = (groups / windows + (w < groups % windows ? 1 : 0)) * world + (w + 1 == windows ? rest : 0);
+    if (size > 0) sizes.push_back(size);
+  }
+  return sizes;
+}
+
 std::vector<GlobalSampler::Part> GlobalSampler::parts(uint64_t seed, int64_t epoch, int rank) const {
   const size_t n = config_.shard_rows.size();
   std::vector<int32_t> order(n);
@@ -49,12 +65,12 @@ std::vector<GlobalSampler::Part> GlobalSampler::parts(uint64_t seed, int64_t epo
   fisher_yates(order, g);
 
   const int64_t world = config_.world_size;
-  const auto per_window = static_cast<size_t>(shards_per_window());
+  const std::vector<size_t> sizes = window_sizes(n);
   std::vector<Part> out;
-  int64_t stream = 0;  // this rank's stream position of the next part
+  int64_t stream = 0;       // this rank's stream position of the next part
   int64_t first_extra = 0;  // the rank that gets the next window's first extra row (round-robin)
-  for (size_t i = 0, w = 0; i < n; i += per_window, ++w) {
-    const size_t end = std::min(n, i + per_window);
+  for (size_t i = 0, w = 0; w < sizes.size(); i += sizes[w], ++w) {
+    const size_t end = i + sizes[w];
     int64_t rows = 0;
     for (size_t j = i; j < end; ++j) rows += config_.shard_rows[static_cast<size_t>(order[j])];
     const int64_t base = rows / world, extra = rows % world;

@@ -37,8 +37,11 @@ class Handle {
 };
 
 void silence_hdf5() {
-  static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });  // we report errors ourselves
+  // We report errors ourselves. Per thread: a thread-safe HDF5 build keeps one error stack (and
+  // its printing) per thread, and the reader loads shards on its prefetch threads.
+  thread_local bool silenced = false;
+  if (!silenced) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  silenced = true;
 }
 
 const char* kHint = "the shard is truncated or corrupt (interrupted copy?); re-run `simcsepp prep` for this corpus";
@@ -134,14 +137,14 @@ std::vector<std::string> split_columns(const std::string& s) {
   return out;
 }
 
-hid_t open_shard(const std::string& path) {
+hid_t open_shard(const std::string& path, hid_t access = H5P_DEFAULT) {
   silence_hdf5();
   if (!std::filesystem::exists(path)) {
     throw Error("shard file is missing", path,
                 "the manifest lists it; was the corpus directory copied partially? re-run `simcsepp prep`");
   }
   if (H5Fis_hdf5(path.c_str()) <= 0) throw Error("not a readable HDF5 file", path, kHint);
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, access);
   if (file < 0) throw Error("cannot open HDF5 shard", path, kHint);
   return file;
 }
@@ -288,14 +291,23 @@ ShardData read_shard_image(const std::string& path, const std::vector<char>& byt
     throw Error("cannot set up an HDF5 file image", path, kHint);
   }
   if (bytes.empty()) throw Error("shard file is empty", path, kHint);
-  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.get()), H5Fclose);
+  // HDF5 1.10's core driver refuses an image under the name of a file that exists: any other
+  // name will do, nothing is created.
+  const std::string image_name = path + ".simcsepp-in-memory-image";
+  Handle file(H5Fopen(image_name.c_str(), H5F_ACC_RDONLY, access.get()), H5Fclose);
   if (!file.ok()) throw Error("not a readable HDF5 file", path, kHint);
   return read_opened_shard(file.get(), path, attrs_out);
 }
 
 ShardRows read_shard_rows(const std::string& path, int64_t begin, int64_t end, ShardAttributes* attrs_out) {
   std::lock_guard<std::mutex> lock(hdf5_mutex());
-  Handle file(open_shard(path), H5Fclose);
+  // No sieve buffer: HDF5 would otherwise read up to 64 KiB of the dataset around a selection,
+  // i.e. much of a neighbour rank's range.
+  Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!access.ok() || H5Pset_sieve_buf_size(access.get(), 0) < 0) {
+    throw Error("cannot set up HDF5 file access", path, kHint);
+  }
+  Handle file(open_shard(path, access.get()), H5Fclose);
   const ShardAttributes attrs = read_attributes_locked(file.get(), path);
   if (begin < 0 || end < begin || end > attrs.rows) {
     throw Error("rows " + std::to_string(begin) + ".." + std::to_string(end) + " are outside the shard's " +
