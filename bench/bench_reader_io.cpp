@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   if (argc < 2) {
-    if (rank == 0) std::fprintf(stderr, "usage: bench_reader_io CORPUS_DIR [local_batch] [window_shards] [hash_split]\n");
+    if (rank == 0)
+      std::fprintf(stderr, "usage: bench_reader_io CORPUS_DIR [local_batch] [window_shards] [hash_split]\n");
     MPI_Finalize();
     return 2;
   }
@@ -122,9 +123,10 @@ int main(int argc, char** argv) {
           local_sum / double(steps * world), local_min);
       for (int r = 0; r < world; ++r) {
         const double* v = all.data() + static_cast<size_t>(r) * mine.size();
-        std::printf("%s{\"rank\": %d, \"bytes_read\": %.0f, \"shards_opened\": %.0f, \"shards_hashed\": %.0f, "
-                    "\"peak_rss_bytes\": %.0f, \"sentences_per_s\": %.0f}",
-                    r ? ", " : "", r, v[0], v[1], v[2], v[3], v[4]);
+        std::printf(
+            "%s{\"rank\": %d, \"bytes_read\": %.0f, \"shards_opened\": %.0f, \"shards_hashed\": %.0f, "
+            "\"peak_rss_bytes\": %.0f, \"sentences_per_s\": %.0f}",
+            r ? ", " : "", r, v[0], v[1], v[2], v[3], v[4]);
       }
       std::printf("]}\n");
     }

@@ -46,7 +46,7 @@ struct ReaderOptions {
   int world_size = 1;
   int64_t local_batch = 64;
   uint64_t seed = 42;
-  int64_t window_shards = 8;           // shards per rank per window (a window has window_shards x world_size)
+  int64_t window_shards = 8;  // shards per rank per window (a window has window_shards x world_size)
   bool drop_tail = true;
   int prefetch_batches = 4;           // 0: no background thread, batches built in next()
   std::string expected_vocab_sha256;  // empty = don't check

@@ -2,23 +2,23 @@
 // that each rank reads only its own shards.
 //
 // Epoch e's order is a pure function of (seed, e, shard row counts, window_shards, world size,
-// local batch): the shards are permuted and grouped into windows of consecutive shards, as many
-// as windows of window_shards x world_size need, of equal sizes in whole groups of world_size
-// shards (window_sizes(); the last also takes the shards % world_size left over), so the
-// epoch's last window is not a small remainder. A window's rows (its shards concatenated in permuted order) are cut into
-// world_size contiguous parts of equal size (+-1 row, the extra rows going round-robin so every
-// rank's epoch total is floor or ceil of rows / world_size), and rank r gets part r: about
-// window_shards whole shards, and a row range of at most two shards that straddle a cut. Each
-// rank shuffles the rows of its part (its own Fisher-Yates) and its epoch stream is its parts
-// in window order; at step s it takes stream positions [s*L, (s+1)*L). So a rank reads only its
-// parts (each row of the corpus is read by one rank per epoch), its local batch mixes the
-// ~window_shards shards of its part, and a global batch mixes the ~window_shards x world_size
-// shards of a window. With equal shards (prep writes shard_rows each, the last fewer) the cuts
-// fall on shard boundaries except in the window holding the short shard and in the last window
-// (which takes the leftover shards): at most 2 x (world_size - 1) shards per epoch are split.
-// With drop_tail the epoch has floor(rows / G) steps (G = world_size x L) and each rank drops the
-// last < L rows of its stream (together < G rows: the last partial global batch); without, it has
-// ceil(rows / G) steps and each rank pads by wrapping to the first positions of its own stream.
+// local batch): the shards are permuted and grouped into windows of consecutive shards, as many as
+// windows of window_shards x world_size need, of equal sizes in whole groups of world_size shards
+// (window_sizes(); the last also takes the shards % world_size left over), so the epoch's last
+// window is not a small remainder. A window's rows (its shards concatenated in permuted order) are
+// cut into world_size contiguous parts of equal size (+-1 row, the extra rows going round-robin so
+// every rank's epoch total is floor or ceil of rows / world_size), and rank r gets part r: about
+// window_shards whole shards, and a row range of at most two shards that straddle a cut. Each rank
+// shuffles the rows of its part (its own Fisher-Yates) and its epoch stream is its parts in window
+// order; at step s it takes stream positions [s*L, (s+1)*L). So a rank reads only its parts (each
+// row of the corpus is read by one rank per epoch), its local batch mixes the ~window_shards shards
+// of its part, and a global batch mixes the ~window_shards x world_size shards of a window. With
+// equal shards (prep writes shard_rows each, the last fewer) the cuts fall on shard boundaries
+// except in the window holding the short shard and in the last window (which takes the leftover
+// shards): at most 2 x (world_size - 1) shards per epoch are split. With drop_tail the epoch has
+// floor(rows / G) steps (G = world_size x L) and each rank drops the last < L rows of its stream
+// (together < G rows: the last partial global batch); without, it has ceil(rows / G) steps and each
+// rank pads by wrapping to the first positions of its own stream.
 // Memory: only the current part of a rank (plus the next one at a boundary) need be resident.
 //
 // Shuffling uses its own splitmix64 + Fisher-Yates, not std::shuffle, whose algorithm differs

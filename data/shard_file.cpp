@@ -259,9 +259,9 @@ std::vector<T> read_dataset_range(hid_t parent, const std::string& name, hid_t m
   H5Sget_simple_extent_dims(space.get(), &n, nullptr);
   *size_out = n;
   if (begin + count > n) {
-    throw Error("dataset " + name + " has " + std::to_string(n) + " elements, rows need " +
-                    std::to_string(begin + count),
-                path, kHint);
+    throw Error(
+        "dataset " + name + " has " + std::to_string(n) + " elements, rows need " + std::to_string(begin + count), path,
+        kHint);
   }
   std::vector<T> out(count);
   if (count == 0) return out;

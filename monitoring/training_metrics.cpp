@@ -92,11 +92,13 @@ struct TrainingMetrics::Metrics {
                     "Model FLOP utilisation of the last step: achieved / peak FLOP/s of the GPU.")
                 .child()),
         queue_depth(r.gauge("simcsepp_data_queue_depth", "Batches ready in the data reader's prefetch queue.").child()),
-        data_read_bytes(r.counter("simcsepp_data_read_bytes_total",
-                                  "Bytes this rank's data reader read from corpus shard files (HDF5 metadata included).")
-                            .child()),
+        data_read_bytes(
+            r.counter("simcsepp_data_read_bytes_total",
+                      "Bytes this rank's data reader read from corpus shard files (HDF5 metadata included).")
+                .child()),
         data_shards_opened(
-            r.counter("simcsepp_data_shards_opened_total", "Corpus shard files this rank's data reader opened.").child()),
+            r.counter("simcsepp_data_shards_opened_total", "Corpus shard files this rank's data reader opened.")
+                .child()),
         effective_rank(r.gauge("simcsepp_embedding_effective_rank",
                                "Effective rank (Roy & Vetterli) of the last batch's embedding matrix.")
                            .child()),

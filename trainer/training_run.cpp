@@ -543,7 +543,7 @@ int run_training(const TrainOptions& o) {
     int64_t sentences = 0;   // this rank's sentences (all columns, all micro-batches)
     int64_t tokens = 0;      // this rank's non-padding tokens
     int queue_depth = 0;     // batches the reader had ready when this step asked for its first
-    data::ReaderStats reader_io;  // the reader's I/O counters after this step's batches
+    data::ReaderStats reader_io;                  // the reader's I/O counters after this step's batches
     std::chrono::steady_clock::time_point begin;  // before the step asked for its data
   };
   std::optional<Pending> pending;

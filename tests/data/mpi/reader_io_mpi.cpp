@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
   try {
     int pid = static_cast<int>(::getpid());
     MPI_Bcast(&pid, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    const auto dir = fs::temp_directory_path() / ("simcsepp_reader_io_" + std::to_string(world) + "_" + std::to_string(pid));
+    const auto dir =
+        fs::temp_directory_path() / ("simcsepp_reader_io_" + std::to_string(world) + "_" + std::to_string(pid));
     if (rank == 0) {
       fs::remove_all(dir);
       fs::create_directories(dir);
@@ -122,7 +123,8 @@ int main(int argc, char** argv) {
       for (const auto& p : sampler.parts(o.seed, 0, r)) {
         for (const auto& range : p.ranges) {
           ++readers_of[static_cast<size_t>(range.shard)];
-          if (range.begin == 0 && range.end == shard_rows[static_cast<size_t>(range.shard)]) read_whole.insert(range.shard);
+          if (range.begin == 0 && range.end == shard_rows[static_cast<size_t>(range.shard)])
+            read_whole.insert(range.shard);
         }
       }
     }
@@ -197,8 +199,8 @@ int main(int argc, char** argv) {
           check(h == 1, "shard " + std::to_string(s) + " was read whole but not hashed", rank);
           ++hashed_whole;
         }
-        check(h_all == 1, "with hash_split_shards, shard " + std::to_string(s) + " hashed " + std::to_string(h_all) +
-                              " times",
+        check(h_all == 1,
+              "with hash_split_shards, shard " + std::to_string(s) + " hashed " + std::to_string(h_all) + " times",
               rank);
       }
       check(hashed_whole == static_cast<int>(read_whole.size()), "hashed shards", rank);

@@ -127,7 +127,8 @@ int main(int argc, char** argv) {
     for (int r = 0; r < world; ++r) {
       for (const auto& p : sampler.parts(o.seed, 0, r)) {
         for (const auto& range : p.ranges) {
-          if (split_shard < 0 && readers[range.shard] > 1 && range.begin == 0) split_shard = range.shard, split_owner = r;
+          if (split_shard < 0 && readers[range.shard] > 1 && range.begin == 0)
+            split_shard = range.shard, split_owner = r;
         }
       }
     }
