@@ -1,15 +1,52 @@
-// corpus_reader.cpp - windowed shard loading, batch assembly and prefetching (see header).
+// corpus_reader.cpp - loading this rank's parts of each window, batch assembly, prefetching (see header).
 #include "data/corpus_reader.h"
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <string_view>
 
 #include "cluster/base/error.h"
 #include "data/sha256.h"
+#include "data/thread_read_meter.h"
 
 namespace simcsepp::data {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// The whole file, with one sequential pass of read() calls.
+std::vector<char> read_file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (!in || ec) {
+    throw Error("shard file is missing or unreadable", path,
+                "the manifest lists it; was the corpus directory copied partially? re-run `simcsepp prep`");
+  }
+  std::vector<char> bytes(static_cast<size_t>(size));
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (in.gcount() != static_cast<std::streamsize>(bytes.size())) {
+    throw Error("shard file changed size while being read", path, "is prep still writing it?");
+  }
+  return bytes;
+}
+
+void check_attributes(const ShardAttributes& a, const Manifest& m, const ShardEntry& e, const std::string& path) {
+  if (a.schema_version != m.schema_version || a.vocab_sha256 != m.vocab_sha256 || a.max_len != m.max_len ||
+      a.lowercase != m.lowercase || a.columns != m.columns || a.fingerprint != m.fingerprint) {
+    throw Error("shard was made with other settings or vocabulary than its manifest", path,
+                "shards of different `simcsepp prep` runs were mixed; re-run prep into an empty directory");
+  }
+  if (a.rows != e.rows || a.first_row != e.first_row) {
+    throw Error("shard holds rows " + std::to_string(a.first_row) + "+" + std::to_string(a.rows) +
+                    ", the manifest says " + std::to_string(e.first_row) + "+" + std::to_string(e.rows),
+                path, "re-run `simcsepp prep`");
+  }
+}
+
+}  // namespace
 
 CorpusReader::CorpusReader(ReaderOptions options) : options_(std::move(options)) {
   if (options_.world_size < 1 || options_.rank < 0 || options_.rank >= options_.world_size) {
@@ -24,91 +61,131 @@ CorpusReader::CorpusReader(ReaderOptions options) : options_(std::move(options))
                 manifest_path,
                 "is the shard from the same vocabulary? re-run `simcsepp prep` with the model's vocab.txt");
   }
-  // Every shard must exist and carry the manifest's settings; reading attributes is cheap.
   std::vector<int64_t> rows;
-  for (const auto& s : manifest_.shards) {
-    const std::string path = (fs::path(options_.corpus_dir) / s.file).string();
-    const ShardAttributes a = read_shard_attributes(path);
-    if (a.schema_version != manifest_.schema_version || a.vocab_sha256 != manifest_.vocab_sha256 ||
-        a.max_len != manifest_.max_len || a.lowercase != manifest_.lowercase || a.columns != manifest_.columns ||
-        a.fingerprint != manifest_.fingerprint) {
-      throw Error("shard was made with other settings or vocabulary than its manifest", path,
-                  "shards of different `simcsepp prep` runs were mixed; re-run prep into an empty directory");
-    }
-    if (a.rows != s.rows || a.first_row != s.first_row) {
-      throw Error("shard holds rows " + std::to_string(a.first_row) + "+" + std::to_string(a.rows) +
-                      ", the manifest says " + std::to_string(s.first_row) + "+" + std::to_string(s.rows),
-                  path, "re-run `simcsepp prep`");
-    }
-    rows.push_back(s.rows);
-  }
-  shards_.resize(manifest_.shards.size());
+  for (const auto& s : manifest_.shards) rows.push_back(s.rows);
+  hash_counts_.assign(manifest_.shards.size(), 0);
   sampler_ = std::make_unique<GlobalSampler>(SamplerConfig{
       rows, options_.seed, options_.window_shards, options_.world_size, options_.local_batch, options_.drop_tail});
+  // A missing shard is an error now, not hours later; only this rank's shards of epoch 0 are
+  // looked at (a stat, no open), so the job as a whole stats each shard once.
+  for (const auto& part : sampler_->parts(options_.seed, 0, options_.rank)) {
+    for (const auto& range : part.ranges) {
+      const std::string path =
+          (fs::path(options_.corpus_dir) / manifest_.shards[static_cast<size_t>(range.shard)].file).string();
+      if (!fs::exists(path)) {
+        throw Error("shard file is missing", path,
+                    "the manifest lists it; was the corpus directory copied partially? re-run `simcsepp prep`");
+      }
+    }
+  }
   position_ = ReaderPosition{options_.seed, 0, 0};
   start_prefetch();
 }
 
 CorpusReader::~CorpusReader() { stop_prefetch(); }
 
-const ShardData& CorpusReader::shard(int32_t index) {
-  auto& slot = shards_[static_cast<size_t>(index)];
-  if (slot) return *slot;
-  const ShardEntry& e = manifest_.shards[static_cast<size_t>(index)];
+std::shared_ptr<const ShardRows> CorpusReader::load_range(const GlobalSampler::ShardRange& range) {
+  const ShardEntry& e = manifest_.shards[static_cast<size_t>(range.shard)];
   const std::string path = (fs::path(options_.corpus_dir) / e.file).string();
-  if (options_.verify_checksums && sha256_file(path) != e.sha256) {
-    throw Error("shard checksum differs from the manifest", path,
-                "the file was modified or corrupted after prep; re-run `simcsepp prep`");
+  const bool whole = range.begin == 0 && range.end == e.rows;
+  const bool read_whole = whole || (options_.hash_split_shards && range.begin == 0);
+  ThreadReadMeter meter;
+  auto out = std::make_shared<ShardRows>();
+  out->begin = range.begin;
+  int64_t asked = 0;  // bytes asked for: the count when the kernel's is unavailable
+  bool hashed = false;
+  ShardAttributes attrs;
+  if (read_whole) {
+    const std::vector<char> bytes = read_file_bytes(path);
+    asked = static_cast<int64_t>(bytes.size());
+    if (options_.verify_checksums) {
+      if (sha256_hex(std::string_view(bytes.data(), bytes.size())) != e.sha256) {
+        throw Error("shard checksum differs from the manifest", path,
+                    "the file was modified or corrupted after prep; re-run `simcsepp prep`");
+      }
+      hashed = true;
+    }
+    ShardData data = read_shard_image(path, bytes, &attrs);
+    check_attributes(attrs, manifest_, e, path);
+    for (auto& c : data.columns) {
+      if (whole) {
+        out->columns.push_back(std::move(c));
+        continue;
+      }
+      ShardColumn part;  // only this rank's rows of a split shard stay resident
+      const auto first = c.offsets[static_cast<size_t>(range.begin)], last = c.offsets[static_cast<size_t>(range.end)];
+      part.ids.assign(c.ids.begin() + first, c.ids.begin() + last);
+      part.offsets.assign(c.offsets.begin() + range.begin, c.offsets.begin() + range.end + 1);
+      for (auto& o : part.offsets) o -= first;
+      out->columns.push_back(std::move(part));
+    }
+  } else {
+    *out = read_shard_rows(path, range.begin, range.end, &attrs);
+    check_attributes(attrs, manifest_, e, path);
+    for (const auto& c : out->columns) {
+      asked += static_cast<int64_t>(c.ids.size() * (manifest_.id_dtype == "uint16" ? 2 : 4) + c.offsets.size() * 8);
+    }
   }
-  slot = std::make_shared<const ShardData>(read_shard(path));
-  return *slot;
+  const int64_t measured = meter.stop();
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  stats_.bytes_read += measured >= 0 ? measured : asked;
+  ++stats_.shards_opened;
+  if (hashed) {
+    ++stats_.shards_hashed;
+    stats_.bytes_hashed += asked;
+    ++hash_counts_[static_cast<size_t>(range.shard)];
+  }
+  return out;
+}
+
+CorpusReader::ResidentPart CorpusReader::load_part(const ReaderPosition& p, const GlobalSampler::Part& part) {
+  ResidentPart r;
+  r.seed = p.seed;
+  r.epoch = p.epoch;
+  r.part = part;
+  r.order = sampler_->part_order(p.seed, p.epoch, options_.rank, part);
+  for (const auto& range : part.ranges) r.ranges.push_back(load_range(range));
+  return r;
 }
 
 TrainingBatch CorpusReader::build(const ReaderPosition& p) {
   if (cache_.epoch != p.epoch || cache_.seed != p.seed) {
     cache_.seed = p.seed;
     cache_.epoch = p.epoch;
-    cache_.windows = sampler_->windows(p.seed, p.epoch);
-    cache_.orders.clear();
-    cache_.last_window = 0;
+    cache_.parts = sampler_->parts(p.seed, p.epoch, options_.rank);
+    cache_.last_part = 0;
   }
-  const auto& ws = cache_.windows;
+  const auto& parts = cache_.parts;
   const int64_t rows = options_.local_batch;
-  const int64_t first = p.step_in_epoch * sampler_->global_batch() + options_.rank * rows;
-  const int64_t total = sampler_->total_rows();
+  const std::vector<int64_t> positions = sampler_->positions(p.step_in_epoch, options_.rank);
 
-  // Resolve epoch positions to shard rows, noting the windows this batch touches.
-  std::vector<RowRef> refs(static_cast<size_t>(rows));
-  std::vector<int64_t> used;
+  // The part of each position (parts are few and positions ascend, so the hint usually hits).
+  std::vector<size_t> part_of(static_cast<size_t>(rows));
+  std::vector<size_t> used;
   for (int64_t i = 0; i < rows; ++i) {
-    const int64_t pos = (first + i) % total;  // wraps only for the padded tail
-    size_t wi = cache_.last_window;
-    if (pos < ws[wi].begin || pos >= ws[wi].begin + ws[wi].rows) {
-      const auto it = std::upper_bound(ws.begin(), ws.end(), pos,
-                                       [](int64_t v, const GlobalSampler::Window& w) { return v < w.begin; });
-      wi = static_cast<size_t>(it - ws.begin()) - 1;
-      cache_.last_window = wi;
+    const int64_t pos = positions[static_cast<size_t>(i)];
+    size_t pi = cache_.last_part;
+    if (pos < parts[pi].begin || pos >= parts[pi].begin + parts[pi].rows) {
+      const auto it = std::upper_bound(parts.begin(), parts.end(), pos,
+                                       [](int64_t v, const GlobalSampler::Part& q) { return v < q.begin; });
+      pi = static_cast<size_t>(it - parts.begin()) - 1;
+      cache_.last_part = pi;
     }
-    const auto w = static_cast<int64_t>(wi);
-    auto order = std::find_if(cache_.orders.begin(), cache_.orders.end(), [&](const auto& o) { return o.first == w; });
-    if (order == cache_.orders.end()) {
-      cache_.orders.emplace_back(w, sampler_->window_order(p.seed, p.epoch, w, ws[wi]));
-      order = cache_.orders.end() - 1;
-    }
-    refs[static_cast<size_t>(i)] = order->second[static_cast<size_t>(pos - ws[wi].begin)];
-    if (used.empty() || used.back() != w) used.push_back(w);
+    part_of[static_cast<size_t>(i)] = pi;
+    if (std::find(used.begin(), used.end(), pi) == used.end()) used.push_back(pi);
   }
-  // Bound memory: drop the orders and shards of windows this batch no longer uses.
-  const auto is_used = [&](int64_t w) { return std::find(used.begin(), used.end(), w) != used.end(); };
-  if (cache_.orders.size() > used.size()) {
-    std::erase_if(cache_.orders, [&](const auto& o) { return !is_used(o.first); });
-    std::vector<char> keep(shards_.size(), 0);
-    for (int64_t w : used) {
-      for (int32_t s : ws[static_cast<size_t>(w)].shards) keep[static_cast<size_t>(s)] = 1;
-    }
-    for (size_t s = 0; s < shards_.size(); ++s) {
-      if (!keep[s]) shards_[s].reset();
-    }
+  // Bound memory: drop the parts this batch does not use before loading the ones it needs.
+  const auto resident = [&](size_t pi) {
+    return std::find_if(resident_.begin(), resident_.end(), [&](const ResidentPart& r) {
+      return r.seed == p.seed && r.epoch == p.epoch && r.part.window == parts[pi].window;
+    });
+  };
+  std::erase_if(resident_, [&](const ResidentPart& r) {
+    return r.seed != p.seed || r.epoch != p.epoch ||
+           std::none_of(used.begin(), used.end(), [&](size_t pi) { return parts[pi].window == r.part.window; });
+  });
+  for (size_t pi : used) {
+    if (resident(pi) == resident_.end()) resident_.push_back(load_part(p, parts[pi]));
   }
 
   TrainingBatch batch;
@@ -124,11 +201,15 @@ TrainingBatch CorpusReader::build(const ReaderPosition& p) {
   }
   batch.global_rows.resize(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) {
-    const RowRef ref = refs[static_cast<size_t>(r)];
-    const ShardData& data = shard(ref.shard);
+    const size_t pi = part_of[static_cast<size_t>(r)];
+    const ResidentPart& part = *resident(pi);
+    const RowRef ref = part.order[static_cast<size_t>(positions[static_cast<size_t>(r)] - parts[pi].begin)];
+    size_t k = 0;  // the part's range of this shard (a part holds at most one per shard)
+    while (part.part.ranges[k].shard != ref.shard) ++k;
+    const ShardRows& data = *part.ranges[k];
     batch.global_rows[static_cast<size_t>(r)] = manifest_.shards[static_cast<size_t>(ref.shard)].first_row + ref.row;
     for (size_t c = 0; c < batch.columns.size(); ++c) {
-      const auto ids = data.columns[c].row(ref.row);
+      const auto ids = data.columns[c].row(ref.row - data.begin);
       auto& out = batch.columns[c];
       std::copy(ids.begin(), ids.end(), out.input_ids.begin() + r * max_len);
       std::fill_n(out.attention_mask.begin() + r * max_len, ids.size(), 1);
@@ -137,6 +218,16 @@ TrainingBatch CorpusReader::build(const ReaderPosition& p) {
   // Still on the prefetch thread: the block the trainer copies to the device (pinned on CUDA).
   if (options_.batch_memory) batch.packed = pack_tokens(batch.columns, *options_.batch_memory);
   return batch;
+}
+
+ReaderStats CorpusReader::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  return stats_;
+}
+
+std::vector<int32_t> CorpusReader::shard_hash_counts() const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  return hash_counts_;
 }
 
 namespace {

@@ -1,13 +1,24 @@
 // corpus_reader.h - the streaming per-rank reader of a prepared (sharded HDF5) corpus.
 //
 // Each rank constructs one CorpusReader with its rank and world size; every rank computes the
-// same global order from (seed, epoch) (global_sampler.h) and reads only its share of each
-// global batch, so across ranks each row appears exactly once per epoch (drop_tail) with no
-// communication. Shards are loaded a window at a time, so memory is bounded by about two windows
-// of shards however large the corpus is.
+// same global order from (seed, epoch) (global_sampler.h) and reads only its own part of each
+// window - whole shards, and a row range of a shard split with a neighbour rank - so across
+// ranks each row appears exactly once per epoch (drop_tail) and each shard byte is read by one
+// rank, with no communication. Memory is bounded by about two parts (~2 x window_shards shards).
+//
+// I/O and verification: a shard this rank reads whole is read once into memory, its SHA-256 is
+// checked against the manifest from those bytes, and HDF5 parses the same bytes; the range of a
+// split shard is read with HDF5 hyperslabs (metadata + the range's offsets and ids), checked for
+// consistent attributes and offsets but not hashed - unless hash_split_shards, then the rank
+// holding the shard's first row reads it whole and hashes it. Either way no shard is hashed
+// twice in one epoch by the job. Shard attributes are checked when the shard is loaded (the
+// constructor only checks that this rank's epoch-0 shards exist, without opening them).
+// stats() counts the bytes read from shard files (the kernel's count for the loading thread, so
+// HDF5's metadata reads are included), the opens and the hashes.
 //
 // Threading: a background thread prepares the next `prefetch_batches` batches (HDF5 reads,
-// checksum checks, padding, packing into pinned memory for the GPU); next(), position() and seek() must be called from one thread.
+// checksum checks, padding, packing into pinned memory for the GPU); next(), position() and
+// seek() must be called from one thread.
 // Errors in the prefetch thread (e.g. a corrupt shard) are rethrown by next().
 // Resume: position() is the position of the batch the next call to next() returns; after
 // seek(p) the reader returns exactly the batches an uninterrupted reader would from p on.
@@ -36,14 +47,23 @@ struct ReaderOptions {
   int world_size = 1;
   int64_t local_batch = 64;
   uint64_t seed = 42;
-  int64_t window_shards = 8;
+  int64_t window_shards = 8;  // shards per rank per window (a window has window_shards x world_size)
   bool drop_tail = true;
   int prefetch_batches = 4;           // 0: no background thread, batches built in next()
   std::string expected_vocab_sha256;  // empty = don't check
-  bool verify_checksums = true;       // sha256 of each shard against the manifest when loaded
+  bool verify_checksums = true;       // sha256 of each shard read whole against the manifest
+  bool hash_split_shards = false;     // also hash split shards (their first row's rank reads them whole)
   // Set: every batch is also packed into one block of this memory (TrainingBatch::packed) by
   // the prefetch thread; the trainer passes pinned memory on CUDA. Null: no packed copy.
   std::shared_ptr<HostMemory> batch_memory;
+};
+
+// Cumulative since construction; one rank's reader.
+struct ReaderStats {
+  int64_t bytes_read = 0;     // from shard files, HDF5 metadata included
+  int64_t shards_opened = 0;  // shard file opens (one per load of a shard or of a split shard's range)
+  int64_t shards_hashed = 0;  // full SHA-256 checks
+  int64_t bytes_hashed = 0;
 };
 
 struct ReaderPosition {
@@ -76,10 +96,22 @@ class CorpusReader {
   // Batches already built and waiting in the prefetch queue (0 without prefetching). Near 0
   // before next() means the reader, not the model, limits the step rate.
   int queue_depth();
+  // Any thread; the prefetch thread may be loading meanwhile.
+  ReaderStats stats() const;
+  // Full SHA-256 checks per shard index since construction (tests, diagnostics).
+  std::vector<int32_t> shard_hash_counts() const;
 
  private:
+  struct ResidentPart {
+    uint64_t seed = 0;
+    int64_t epoch = -1;
+    GlobalSampler::Part part;
+    std::vector<RowRef> order;
+    std::vector<std::shared_ptr<const ShardRows>> ranges;  // one per part.ranges entry
+  };
   TrainingBatch build(const ReaderPosition& p);  // prefetch thread (or next() without one)
-  const ShardData& shard(int32_t index);
+  ResidentPart load_part(const ReaderPosition& p, const GlobalSampler::Part& part);
+  std::shared_ptr<const ShardRows> load_range(const GlobalSampler::ShardRange& range);
   void start_prefetch();
   void stop_prefetch();
   void prefetch_loop(ReaderPosition from);
@@ -90,14 +122,18 @@ class CorpusReader {
   ReaderPosition position_;
 
   // Builder state (touched only by the thread that builds batches).
-  struct WindowCache {
+  struct PartCache {
     uint64_t seed = 0;
     int64_t epoch = -1;
-    std::vector<GlobalSampler::Window> windows;
-    std::vector<std::pair<int64_t, std::vector<RowRef>>> orders;  // (window index, order); few kept
-    size_t last_window = 0;                                       // lookup hint: positions ascend
+    std::vector<GlobalSampler::Part> parts;  // this rank's parts of the epoch
+    size_t last_part = 0;                    // lookup hint: positions ascend
   } cache_;
-  std::vector<std::shared_ptr<const ShardData>> shards_;  // by shard index; null = not resident
+  std::vector<ResidentPart> resident_;  // the parts the last batch used (usually 1, 2 at a boundary)
+
+  // I/O accounting (written by the builder, read by stats() from any thread).
+  mutable std::mutex stats_mutex_;
+  ReaderStats stats_;
+  std::vector<int32_t> hash_counts_;
 
   // Prefetch queue.
   std::mutex mutex_;

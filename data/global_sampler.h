@@ -1,18 +1,31 @@
-// global_sampler.h - the deterministic global order of a sharded corpus, split across ranks.
+// global_sampler.h - the deterministic global order of a sharded corpus, split across ranks so
+// that each rank reads only its own shards.
 //
-// Epoch e's order is a pure function of (seed, e, shard row counts, window_shards): the shards
-// are permuted, grouped into windows of window_shards consecutive shards, and the rows of each
-// window are permuted within it. Every rank computes the same order without communication.
-// Global batch b covers epoch positions [b*G, (b+1)*G) with G = world_size * local_batch; rank
-// r reads [b*G + r*L, b*G + (r+1)*L). With drop_tail the last partial global batch is dropped
-// (each row appears at most once per epoch, all but < G exactly once); without, it is padded by
-// wrapping around to the epoch's first positions (every row at least once).
-// Memory: only a window's shards (plus the next one at a boundary) need to be resident.
+// Epoch e's order is a pure function of (seed, e, shard row counts, window_shards, world size,
+// local batch): the shards are permuted and grouped into windows of consecutive shards, as many as
+// windows of window_shards x world_size need, of equal sizes in whole groups of world_size shards
+// (window_sizes(); the last also takes the shards % world_size left over), so the epoch's last
+// window is not a small remainder. A window's rows (its shards concatenated in permuted order) are
+// cut into world_size contiguous parts of equal size (+-1 row, the extra rows going round-robin so
+// every rank's epoch total is floor or ceil of rows / world_size), and rank r gets part r: about
+// window_shards whole shards, and a row range of at most two shards that straddle a cut. Each rank
+// shuffles the rows of its part (its own Fisher-Yates) and its epoch stream is its parts in window
+// order; at step s it takes stream positions [s*L, (s+1)*L). So a rank reads only its parts (each
+// row of the corpus is read by one rank per epoch), its local batch mixes the ~window_shards shards
+// of its part, and a global batch mixes the ~window_shards x world_size shards of a window. With
+// equal shards (prep writes shard_rows each, the last fewer) the cuts fall on shard boundaries
+// except in the window holding the short shard and in the last window (which takes the leftover
+// shards): at most 2 x (world_size - 1) shards per epoch are split. With drop_tail the epoch has
+// floor(rows / G) steps (G = world_size x L) and each rank drops the last < L rows of its stream
+// (together < G rows: the last partial global batch); without, it has ceil(rows / G) steps and each
+// rank pads by wrapping to the first positions of its own stream.
+// Memory: only the current part of a rank (plus the next one at a boundary) need be resident.
 //
 // Shuffling uses its own splitmix64 + Fisher-Yates, not std::shuffle, whose algorithm differs
 // between standard libraries: the order must be identical on every machine of a job.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -26,7 +39,7 @@ struct RowRef {
 struct SamplerConfig {
   std::vector<int64_t> shard_rows;
   uint64_t seed = 42;
-  int64_t window_shards = 8;
+  int64_t window_shards = 8;  // shards per rank per window
   int world_size = 1;
   int64_t local_batch = 64;
   bool drop_tail = true;
@@ -34,9 +47,17 @@ struct SamplerConfig {
 
 class GlobalSampler {
  public:
-  struct Window {
-    std::vector<int32_t> shards;
-    int64_t begin = 0;  // first epoch position of the window
+  // Rows [begin, end) of one shard.
+  struct ShardRange {
+    int32_t shard = 0;
+    int64_t begin = 0;
+    int64_t end = 0;
+  };
+  // One rank's share of one window.
+  struct Part {
+    int64_t window = 0;
+    std::vector<ShardRange> ranges;  // in window order
+    int64_t begin = 0;               // first position of the part in the rank's epoch stream
     int64_t rows = 0;
   };
 
@@ -46,12 +67,18 @@ class GlobalSampler {
   int64_t total_rows() const { return total_rows_; }
   int64_t global_batch() const { return config_.local_batch * config_.world_size; }
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  int64_t shards_per_window() const { return config_.window_shards * config_.world_size; }
   const SamplerConfig& config() const { return config_; }
 
-  std::vector<Window> windows(uint64_t seed, int64_t epoch) const;
-  // The rows of one window in their shuffled order.
-  std::vector<RowRef> window_order(uint64_t seed, int64_t epoch, int64_t window_index, const Window& window) const;
-  // Epoch positions rank `rank` reads at `step` (already wrapped into [0, total_rows)).
+  // Shards per window, in window order, for a corpus of `shards` shards.
+  std::vector<std::size_t> window_sizes(std::size_t shards) const;
+  // Rank `rank`'s parts of every window of the epoch, in stream order.
+  std::vector<Part> parts(uint64_t seed, int64_t epoch, int rank) const;
+  // The rows of one part in their shuffled order (stream positions part.begin ...).
+  std::vector<RowRef> part_order(uint64_t seed, int64_t epoch, int rank, const Part& part) const;
+  // Rows in rank `rank`'s epoch stream (floor or ceil of total_rows / world_size).
+  int64_t stream_rows(int rank) const;
+  // Stream positions rank `rank` reads at `step` (wrapped into [0, stream_rows(rank))).
   std::vector<int64_t> positions(int64_t step, int rank) const;
 
  private:

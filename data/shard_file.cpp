@@ -37,8 +37,11 @@ class Handle {
 };
 
 void silence_hdf5() {
-  static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });  // we report errors ourselves
+  // We report errors ourselves. Per thread: a thread-safe HDF5 build keeps one error stack (and
+  // its printing) per thread, and the reader loads shards on its prefetch threads.
+  thread_local bool silenced = false;
+  if (!silenced) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  silenced = true;
 }
 
 const char* kHint = "the shard is truncated or corrupt (interrupted copy?); re-run `simcsepp prep` for this corpus";
@@ -134,14 +137,14 @@ std::vector<std::string> split_columns(const std::string& s) {
   return out;
 }
 
-hid_t open_shard(const std::string& path) {
+hid_t open_shard(const std::string& path, hid_t access = H5P_DEFAULT) {
   silence_hdf5();
   if (!std::filesystem::exists(path)) {
     throw Error("shard file is missing", path,
                 "the manifest lists it; was the corpus directory copied partially? re-run `simcsepp prep`");
   }
   if (H5Fis_hdf5(path.c_str()) <= 0) throw Error("not a readable HDF5 file", path, kHint);
-  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, access);
   if (file < 0) throw Error("cannot open HDF5 shard", path, kHint);
   return file;
 }
@@ -207,33 +210,132 @@ ShardAttributes read_shard_attributes(const std::string& path) {
   return read_attributes_locked(file.get(), path);
 }
 
-ShardData read_shard(const std::string& path, ShardAttributes* attrs_out) {
-  std::lock_guard<std::mutex> lock(hdf5_mutex());
-  Handle file(open_shard(path), H5Fclose);
-  const ShardAttributes attrs = read_attributes_locked(file.get(), path);
+namespace {
+
+// Row lengths of one column between offsets [first, last]: within max_len, ascending.
+bool offsets_consistent(const std::vector<int64_t>& offsets, int max_len) {
+  for (size_t r = 0; r + 1 < offsets.size(); ++r) {
+    const int64_t len = offsets[r + 1] - offsets[r];
+    if (len < 0 || len > max_len) return false;
+  }
+  return true;
+}
+
+ShardData read_opened_shard(hid_t file, const std::string& path, ShardAttributes* attrs_out) {
+  const ShardAttributes attrs = read_attributes_locked(file, path);
   ShardData data;
-  data.source_line = read_dataset<int64_t>(file.get(), "source_line", H5T_NATIVE_INT64, path);
-  data.source_input = read_dataset<int32_t>(file.get(), "source_input", H5T_NATIVE_INT32, path);
+  data.source_line = read_dataset<int64_t>(file, "source_line", H5T_NATIVE_INT64, path);
+  data.source_input = read_dataset<int32_t>(file, "source_input", H5T_NATIVE_INT32, path);
   if (data.rows() != attrs.rows || static_cast<int64_t>(data.source_input.size()) != attrs.rows) {
     throw Error("shard has " + std::to_string(data.rows()) + " rows, its attribute says " + std::to_string(attrs.rows),
                 path, kHint);
   }
   for (const auto& name : attrs.columns) {
     ShardColumn col;
-    col.ids = read_dataset<int32_t>(file.get(), name + "/ids", H5T_NATIVE_INT32, path);
-    col.offsets = read_dataset<int64_t>(file.get(), name + "/offsets", H5T_NATIVE_INT64, path);
+    col.ids = read_dataset<int32_t>(file, name + "/ids", H5T_NATIVE_INT32, path);
+    col.offsets = read_dataset<int64_t>(file, name + "/offsets", H5T_NATIVE_INT64, path);
     // Validate the ragged structure once, so row() never reads out of bounds.
-    bool ok = static_cast<int64_t>(col.offsets.size()) == attrs.rows + 1 && col.offsets.front() == 0 &&
-              col.offsets.back() == static_cast<int64_t>(col.ids.size());
-    for (size_t r = 0; ok && r + 1 < col.offsets.size(); ++r) {
-      const int64_t len = col.offsets[r + 1] - col.offsets[r];
-      ok = len >= 0 && len <= attrs.max_len;
-    }
+    const bool ok = static_cast<int64_t>(col.offsets.size()) == attrs.rows + 1 && col.offsets.front() == 0 &&
+                    col.offsets.back() == static_cast<int64_t>(col.ids.size()) &&
+                    offsets_consistent(col.offsets, attrs.max_len);
     if (!ok) throw Error("column " + name + " has inconsistent offsets", path, kHint);
     data.columns.push_back(std::move(col));
   }
   if (attrs_out) *attrs_out = attrs;
   return data;
+}
+
+// Elements [begin, begin + count) of a 1-D dataset; *size_out = its whole length.
+template <typename T>
+std::vector<T> read_dataset_range(hid_t parent, const std::string& name, hid_t mem_type, hsize_t begin, hsize_t count,
+                                  hsize_t* size_out, const std::string& path) {
+  if (H5Lexists(parent, name.c_str(), H5P_DEFAULT) <= 0) throw Error("shard lacks dataset " + name, path, kHint);
+  Handle set(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle space(set.ok() ? H5Dget_space(set.get()) : -1, H5Sclose);
+  if (!space.ok() || H5Sget_simple_extent_ndims(space.get()) != 1) {
+    throw Error("dataset " + name + " is not one-dimensional", path, kHint);
+  }
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+  *size_out = n;
+  if (begin + count > n) {
+    throw Error(
+        "dataset " + name + " has " + std::to_string(n) + " elements, rows need " + std::to_string(begin + count), path,
+        kHint);
+  }
+  std::vector<T> out(count);
+  if (count == 0) return out;
+  Handle memory(H5Screate_simple(1, &count, nullptr), H5Sclose);
+  if (H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, &begin, nullptr, &count, nullptr) < 0 ||
+      H5Dread(set.get(), mem_type, memory.get(), space.get(), H5P_DEFAULT, out.data()) < 0) {
+    throw Error("cannot read dataset " + name, path, kHint);
+  }
+  return out;
+}
+
+}  // namespace
+
+ShardData read_shard(const std::string& path, ShardAttributes* attrs_out) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  Handle file(open_shard(path), H5Fclose);
+  return read_opened_shard(file.get(), path, attrs_out);
+}
+
+ShardData read_shard_image(const std::string& path, const std::vector<char>& bytes, ShardAttributes* attrs_out) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  silence_hdf5();
+  // The core driver with a file image and no backing store never touches the file on disk.
+  Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!access.ok() || H5Pset_fapl_core(access.get(), 1 << 16, false) < 0 ||
+      (!bytes.empty() && H5Pset_file_image(access.get(), const_cast<char*>(bytes.data()), bytes.size()) < 0)) {
+    throw Error("cannot set up an HDF5 file image", path, kHint);
+  }
+  if (bytes.empty()) throw Error("shard file is empty", path, kHint);
+  // HDF5 1.10's core driver refuses an image under the name of a file that exists: any other
+  // name will do, nothing is created.
+  const std::string image_name = path + ".simcsepp-in-memory-image";
+  Handle file(H5Fopen(image_name.c_str(), H5F_ACC_RDONLY, access.get()), H5Fclose);
+  if (!file.ok()) throw Error("not a readable HDF5 file", path, kHint);
+  return read_opened_shard(file.get(), path, attrs_out);
+}
+
+ShardRows read_shard_rows(const std::string& path, int64_t begin, int64_t end, ShardAttributes* attrs_out) {
+  std::lock_guard<std::mutex> lock(hdf5_mutex());
+  // No sieve buffer: HDF5 would otherwise read up to 64 KiB of the dataset around a selection,
+  // i.e. much of a neighbour rank's range.
+  Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!access.ok() || H5Pset_sieve_buf_size(access.get(), 0) < 0) {
+    throw Error("cannot set up HDF5 file access", path, kHint);
+  }
+  Handle file(open_shard(path, access.get()), H5Fclose);
+  const ShardAttributes attrs = read_attributes_locked(file.get(), path);
+  if (begin < 0 || end < begin || end > attrs.rows) {
+    throw Error("rows " + std::to_string(begin) + ".." + std::to_string(end) + " are outside the shard's " +
+                    std::to_string(attrs.rows),
+                path, "the manifest and the shard disagree; re-run `simcsepp prep`");
+  }
+  ShardRows out;
+  out.begin = begin;
+  const auto count = static_cast<hsize_t>(end - begin);
+  for (const auto& name : attrs.columns) {
+    ShardColumn col;
+    hsize_t offsets_size = 0, ids_size = 0;
+    col.offsets = read_dataset_range<int64_t>(file.get(), name + "/offsets", H5T_NATIVE_INT64,
+                                              static_cast<hsize_t>(begin), count + 1, &offsets_size, path);
+    const int64_t first = col.offsets.front(), last = col.offsets.back();
+    bool ok = static_cast<int64_t>(offsets_size) == attrs.rows + 1 && first >= 0 && last >= first &&
+              offsets_consistent(col.offsets, attrs.max_len);
+    if (ok) {
+      col.ids = read_dataset_range<int32_t>(file.get(), name + "/ids", H5T_NATIVE_INT32, static_cast<hsize_t>(first),
+                                            static_cast<hsize_t>(last - first), &ids_size, path);
+      ok = (end < attrs.rows || last == static_cast<int64_t>(ids_size)) && (begin > 0 || first == 0);
+    }
+    if (!ok) throw Error("column " + name + " has inconsistent offsets", path, kHint);
+    for (auto& o : col.offsets) o -= first;
+    out.columns.push_back(std::move(col));
+  }
+  if (attrs_out) *attrs_out = attrs;
+  return out;
 }
 
 }  // namespace simcsepp::data

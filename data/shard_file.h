@@ -51,8 +51,22 @@ struct ShardAttributes {
 // shard. uint16_ids stores ids as uint16 (caller guarantees they fit).
 void write_shard(const std::string& path, const ShardData& data, const ShardAttributes& attrs, bool uint16_ids);
 
+// Rows [begin, end) of every column of a shard, offsets rebased to start at 0.
+struct ShardRows {
+  int64_t begin = 0;  // first row of the range within the shard
+  std::vector<ShardColumn> columns;
+  int64_t rows() const { return columns.empty() ? 0 : static_cast<int64_t>(columns[0].offsets.size()) - 1; }
+};
+
 // Throws simcsepp::Error naming the shard when it is missing, truncated, corrupt or incomplete.
 ShardAttributes read_shard_attributes(const std::string& path);
 ShardData read_shard(const std::string& path, ShardAttributes* attrs_out = nullptr);
+// The whole shard parsed from its file bytes in memory (`path` only names it in errors): a
+// reader that reads a file once can hash and parse the same bytes.
+ShardData read_shard_image(const std::string& path, const std::vector<char>& bytes,
+                           ShardAttributes* attrs_out = nullptr);
+// Only rows [begin, end): HDF5 reads the metadata and hyperslabs of each column's offsets and
+// ids, not the whole file (source_line/source_input are not read). Validated like read_shard.
+ShardRows read_shard_rows(const std::string& path, int64_t begin, int64_t end, ShardAttributes* attrs_out = nullptr);
 
 }  // namespace simcsepp::data

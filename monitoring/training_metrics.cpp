@@ -92,6 +92,13 @@ struct TrainingMetrics::Metrics {
                     "Model FLOP utilisation of the last step: achieved / peak FLOP/s of the GPU.")
                 .child()),
         queue_depth(r.gauge("simcsepp_data_queue_depth", "Batches ready in the data reader's prefetch queue.").child()),
+        data_read_bytes(
+            r.counter("simcsepp_data_read_bytes_total",
+                      "Bytes this rank's data reader read from corpus shard files (HDF5 metadata included).")
+                .child()),
+        data_shards_opened(
+            r.counter("simcsepp_data_shards_opened_total", "Corpus shard files this rank's data reader opened.")
+                .child()),
         effective_rank(r.gauge("simcsepp_embedding_effective_rank",
                                "Effective rank (Roy & Vetterli) of the last batch's embedding matrix.")
                            .child()),
@@ -179,6 +186,8 @@ struct TrainingMetrics::Metrics {
   Gauge& model_flops;
   Gauge& mfu;
   Gauge& queue_depth;
+  Counter& data_read_bytes;
+  Counter& data_shards_opened;
   Gauge& effective_rank;
   Gauge& gpu_used;
   Gauge& gpu_reserved;
@@ -284,6 +293,8 @@ void TrainingMetrics::record_step(const StepRecord& r) {
   if (r.model_flops_per_second) m.model_flops.set(*r.model_flops_per_second);
   if (r.model_flops_utilization) m.mfu.set(*r.model_flops_utilization);
   if (r.data_queue_depth) m.queue_depth.set(*r.data_queue_depth);
+  m.data_read_bytes.increment(double(r.data_bytes_read));
+  m.data_shards_opened.increment(double(r.data_shards_opened));
   if (r.effective_rank) m.effective_rank.set(*r.effective_rank);
   if (r.gpu_memory_used_bytes) m.gpu_used.set(*r.gpu_memory_used_bytes);
   if (r.gpu_memory_reserved_bytes) m.gpu_reserved.set(*r.gpu_memory_reserved_bytes);

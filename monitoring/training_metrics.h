@@ -68,6 +68,8 @@ struct StepRecord {
   std::int64_t tokens = 0;                                       // non-padding tokens this rank processed
   bool skipped = false;                                          // update skipped (non-finite loss/gradients)
   std::optional<double> data_queue_depth = std::nullopt;         // batches ready in the reader's prefetch queue
+  std::int64_t data_bytes_read = 0;     // bytes the rank's data reader read from shard files since the last record
+  std::int64_t data_shards_opened = 0;  // shard files it opened since the last record
   std::optional<double> model_flops_per_second = std::nullopt;   // model FLOPs of the step / step_seconds
   std::optional<double> model_flops_utilization = std::nullopt;  // achieved / peak FLOP/s, 0..1 (GPU only)
   std::optional<double> effective_rank = std::nullopt;  // of the batch embedding matrix (embedding_diagnostics.h)

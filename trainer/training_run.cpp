@@ -559,9 +559,11 @@ int run_training(const TrainOptions& o) {
     int64_t sentences = 0;   // this rank's sentences (all columns, all micro-batches)
     int64_t tokens = 0;      // this rank's non-padding tokens
     int queue_depth = 0;     // batches the reader had ready when this step asked for its first
+    data::ReaderStats reader_io;                  // the reader's I/O counters after this step's batches
     std::chrono::steady_clock::time_point begin;  // before the step asked for its data
   };
   std::optional<Pending> pending;
+  data::ReaderStats reported_io;  // what the metrics have counted so far
   bool stop = false, abort_skips = false;
   // end: when the next step began (steady state: launches are paced by the device, so the
   // period between two step starts is the step time), or now if none began after this one.
@@ -605,6 +607,9 @@ int run_training(const TrainOptions& o) {
     r.tokens = p.tokens;
     r.skipped = skipped;
     r.data_queue_depth = p.queue_depth;
+    r.data_bytes_read = p.reader_io.bytes_read - reported_io.bytes_read;
+    r.data_shards_opened = p.reader_io.shards_opened - reported_io.shards_opened;
+    reported_io = p.reader_io;
     r.epoch = static_cast<double>(p.out.update + 1) / std::max<int64_t>(1, steps_per_epoch);
     if (r.step_seconds > 0) {
       r.model_flops_per_second = step_flops / r.step_seconds;
@@ -666,6 +671,7 @@ int run_training(const TrainOptions& o) {
       if (batch.packed.data) packed.push_back(std::move(batch.packed));
     }
     next.data_wait_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - next.begin).count();
+    next.reader_io = reader.stats();
     if (preemption_requested()) step.request_stop();
     next.out = step.step(micro, packed);
     divergence.after_update(next.out.update);

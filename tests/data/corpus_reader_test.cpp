@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -218,15 +220,125 @@ TEST_F(CorpusReaderTest, RefusesAnotherVocabularyAndBadPositions) {
   EXPECT_THROW(CorpusReader{too_big}, Error);
 }
 
-TEST(GlobalSampler, OrderIsAPermutationPerEpoch) {
-  GlobalSampler s(SamplerConfig{{5, 7, 3, 9}, 1, 2, 1, 4, true});
-  EXPECT_EQ(s.total_rows(), 24);
-  std::set<std::pair<int32_t, int64_t>> rows;
-  const auto windows = s.windows(1, 0);
-  for (size_t w = 0; w < windows.size(); ++w) {
-    for (const auto& r : s.window_order(1, 0, static_cast<int64_t>(w), windows[w])) rows.insert({r.shard, r.row});
+TEST_F(CorpusReaderTest, GlobalBatchesMixTheShardsOfAWindow) {
+  // Each rank's local batch draws from its own part (~window_shards shards) and the ranks' parts
+  // are disjoint but for split shards, so a global batch draws from about world x as many
+  // shards as a local one (docs/data.md: shuffle quality).
+  for (int world : {1, 2, 3}) {
+    std::vector<std::unique_ptr<CorpusReader>> readers;
+    for (int r = 0; r < world; ++r) readers.push_back(std::make_unique<CorpusReader>(options(r, world, 16, 2)));
+    double local = 0, global = 0;
+    const int64_t steps = readers[0]->steps_per_epoch();
+    for (int64_t s = 0; s < steps; ++s) {
+      std::set<int64_t> shards;
+      for (auto& reader : readers) {
+        std::set<int64_t> mine;
+        for (int64_t row : reader->next().global_rows) mine.insert(row / 64);
+        local += static_cast<double>(mine.size()) / world;
+        shards.insert(mine.begin(), mine.end());
+      }
+      global += static_cast<double>(shards.size());
+    }
+    local /= static_cast<double>(steps), global /= static_cast<double>(steps);
+    std::printf("world %d: distinct shards per local batch %.2f, per global batch %.2f\n", world, local, global);
+    EXPECT_GE(local, 1.9) << "a local batch mixes the ~2 shards of its part";
+    // 0.8: a shard split between two ranks counts once (4 of the 16 shards here at world 3).
+    EXPECT_GE(global, 0.8 * world * local) << "world " << world;
   }
-  EXPECT_EQ(rows.size(), 24u);
+}
+
+// The sampler's parts of one epoch for every rank.
+std::vector<std::vector<GlobalSampler::Part>> all_parts(const GlobalSampler& s, uint64_t seed, int64_t epoch) {
+  std::vector<std::vector<GlobalSampler::Part>> out;
+  for (int r = 0; r < s.config().world_size; ++r) out.push_back(s.parts(seed, epoch, r));
+  return out;
+}
+
+TEST(GlobalSampler, PartsCoverEveryRowOnceWithBalancedRanks) {
+  // Unequal shards, worlds that do and do not divide the windows.
+  const std::vector<int64_t> sizes = {5, 7, 3, 9, 64, 1, 12, 30, 30, 30, 2, 17};
+  const int64_t total = 210;
+  for (int world = 1; world <= 5; ++world) {
+    for (int64_t window : {1, 2, 3}) {
+      GlobalSampler s(SamplerConfig{sizes, 1, window, world, 4, true});
+      for (int64_t epoch = 0; epoch < 3; ++epoch) {
+        std::set<std::pair<int32_t, int64_t>> rows;
+        const auto parts = all_parts(s, 1, epoch);
+        for (int r = 0; r < world; ++r) {
+          int64_t stream = 0;
+          for (const auto& p : parts[static_cast<size_t>(r)]) {
+            EXPECT_EQ(p.begin, stream);
+            int64_t in_ranges = 0;
+            for (const auto& range : p.ranges) in_ranges += range.end - range.begin;
+            EXPECT_EQ(in_ranges, p.rows);
+            stream += p.rows;
+            const auto order = s.part_order(1, epoch, r, p);
+            ASSERT_EQ(static_cast<int64_t>(order.size()), p.rows);
+            for (const auto& ref : order) {
+              EXPECT_TRUE(rows.insert({ref.shard, ref.row}).second) << "row twice: world " << world;
+              EXPECT_LT(ref.row, sizes[static_cast<size_t>(ref.shard)]);
+            }
+          }
+          EXPECT_EQ(stream, s.stream_rows(r));
+          EXPECT_TRUE(stream == total / world || stream == total / world + 1) << "rank " << r << " of " << world;
+        }
+        EXPECT_EQ(static_cast<int64_t>(rows.size()), total) << "world " << world << " window " << window;
+      }
+    }
+  }
+}
+
+TEST(GlobalSampler, EqualShardsAreSplitOnlyNearTheShortShardAndTheLastWindow) {
+  // prep's layout: shards of equal size, the last shorter. A window of window x world shards
+  // cuts on shard boundaries unless it holds the short shard or is the epoch's last.
+  std::vector<int64_t> sizes(37, 100);
+  sizes.back() = 41;
+  for (int world : {1, 2, 3, 4, 7}) {
+    GlobalSampler s(SamplerConfig{sizes, 9, 2, world, 8, true});
+    for (int64_t epoch = 0; epoch < 4; ++epoch) {
+      std::map<int32_t, int> readers;  // shard -> ranks reading some of it
+      for (const auto& parts : all_parts(s, 9, epoch)) {
+        for (const auto& p : parts) {
+          for (const auto& range : p.ranges) ++readers[range.shard];
+        }
+      }
+      int split = 0;
+      for (const auto& [shard, n] : readers) split += n > 1 ? 1 : 0;
+      EXPECT_EQ(readers.size(), sizes.size());
+      EXPECT_LE(split, 2 * (world - 1)) << "world " << world << " epoch " << epoch;
+    }
+  }
+}
+
+TEST(GlobalSampler, WindowsAreBalancedInGroupsOfWorldShards) {
+  for (size_t n : {1, 2, 5, 26, 37, 100}) {
+    for (int world : {1, 2, 3, 4, 7}) {
+      for (int64_t window : {1, 2, 8}) {
+        GlobalSampler s(SamplerConfig{std::vector<int64_t>(n, 10), 5, window, world, 1, false});
+        const auto sizes = s.window_sizes(n);
+        const size_t per_window = static_cast<size_t>(window * world);
+        EXPECT_EQ(sizes.size(), (n + per_window - 1) / per_window) << n << " shards, world " << world;
+        size_t sum = 0, least = n, most = 0;
+        for (size_t i = 0; i < sizes.size(); ++i) {
+          sum += sizes[i];
+          if (i + 1 < sizes.size()) EXPECT_EQ(sizes[i] % static_cast<size_t>(world), 0u);
+          least = std::min(least, sizes[i]), most = std::max(most, sizes[i]);
+        }
+        EXPECT_EQ(sum, n);
+        EXPECT_LE(most, per_window + static_cast<size_t>(world) - 1);
+        // Equal to within one group of world shards plus the leftover n % world.
+        EXPECT_LE(most - least, 2 * static_cast<size_t>(world) - 1) << n << " shards, world " << world;
+        // The parts of all ranks together hold each window's shards.
+        std::map<int64_t, std::set<int32_t>> shards_of;
+        for (int r = 0; r < world; ++r) {
+          for (const auto& p : s.parts(5, 0, r)) {
+            for (const auto& range : p.ranges) shards_of[p.window].insert(range.shard);
+          }
+        }
+        for (const auto& [w, shards] : shards_of) EXPECT_EQ(shards.size(), sizes[static_cast<size_t>(w)]);
+      }
+    }
+  }
 }
 
 }  // namespace

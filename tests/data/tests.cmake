@@ -43,3 +43,13 @@ target_include_directories(test_data_mpi_tail_errors PRIVATE ${PROJECT_SOURCE_DI
 set_target_properties(test_data_mpi_tail_errors PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 simcsepp_add_mpi_test(data.reader_tail_and_errors_np2 2 test_data_mpi_tail_errors)
 simcsepp_add_mpi_test(data.reader_tail_and_errors_np3 3 test_data_mpi_tail_errors)
+
+# What the job reads and hashes per epoch (the issue-15 I/O bound), with 1, 2 and 3 ranks:
+# tests/data/mpi/reader_io_mpi.cpp.
+add_executable(test_data_mpi_io ${CMAKE_CURRENT_SOURCE_DIR}/data/mpi/reader_io_mpi.cpp)
+target_link_libraries(test_data_mpi_io PRIVATE simcsepp_data MPI::MPI_CXX simcsepp_warnings)
+target_include_directories(test_data_mpi_io PRIVATE ${PROJECT_SOURCE_DIR})
+set_target_properties(test_data_mpi_io PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_add_mpi_test(data.reader_io_np1 1 test_data_mpi_io)
+simcsepp_add_mpi_test(data.reader_io_np2 2 test_data_mpi_io)
+simcsepp_add_mpi_test(data.reader_io_np3 3 test_data_mpi_io)

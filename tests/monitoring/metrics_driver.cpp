@@ -66,6 +66,8 @@ StepRecord synthetic_step(int rank, std::int64_t step, bool nan_loss) {
   r.sentences = 64;
   r.tokens = 64 * 24;
   r.data_queue_depth = 4;
+  r.data_bytes_read = step % 10 == 1 ? 4 << 20 : 0;  // a shard every 10 steps
+  r.data_shards_opened = step % 10 == 1 ? 1 : 0;
   r.model_flops_utilization = 0.42;
   r.model_flops_per_second = 0.42 * 989e12;
   r.effective_rank = 300.0 + 100.0 * (1.0 - decay);

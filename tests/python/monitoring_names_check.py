@@ -40,6 +40,8 @@ REQUIRED = [
     "simcsepp_embedding_effective_rank", "simcsepp_skipped_steps_total",
     "simcsepp_checkpoint_write_duration_seconds", "simcsepp_data_queue_depth",
     "simcsepp_last_step_timestamp_seconds",
+    # issue 15: what each rank's reader reads
+    "simcsepp_data_read_bytes_total", "simcsepp_data_shards_opened_total",
 ]
 
 errors = []

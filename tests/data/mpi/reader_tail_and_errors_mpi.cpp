@@ -2,18 +2,23 @@
 // training runs do not exercise (tests/data/mpi/reader_mpi_main.cpp covers drop_tail on):
 //   drop_tail off   1,000 rows do not divide into global batches of 12 x world: every rank still
 //                   gets full batches, the epoch has ceil(rows / G) steps, every row appears, and
-//                   the padding is exactly the epoch's first positions again (global_sampler.h);
-//   prefetch error  one shard's bytes differ from the manifest: on every rank the background
-//                   thread's error reaches next() as a simcsepp::Error naming that shard, instead
-//                   of a hang, a crash or a silently short epoch.
+//                   each rank's padding is exactly the first positions of its own stream again
+//                   (global_sampler.h; before issue 15 it was the global order's first positions);
+//   prefetch error  one shard's bytes differ from the manifest: on the rank that reads it (each
+//                   shard is read by one rank per epoch) the background thread's error reaches
+//                   next() as a simcsepp::Error naming that shard, instead of a hang, a crash or a
+//                   silently short epoch; the other ranks read their epoch; the same for a shard
+//                   split between ranks with hash_split_shards (the rank holding its first row).
 // Exits non-zero on any failure (ctest reads the exit status of mpirun).
 #include <mpi.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "cluster/base/error.h"
 #include "data/corpus_reader.h"
@@ -73,23 +78,23 @@ int main(int argc, char** argv) {
       MPI_Gather(mine.data(), static_cast<int>(mine.size()), MPI_INT64_T, all.data(), static_cast<int>(mine.size()),
                  MPI_INT64_T, 0, MPI_COMM_WORLD);
       if (rank == 0) {
-        // Epoch order: step-major, then rank, then position in the local batch.
-        std::vector<int64_t> order;
-        for (int64_t s = 0; s < steps; ++s)
-          for (int r = 0; r < world; ++r)
-            for (int64_t i = 0; i < kLocal; ++i) order.push_back(all[static_cast<size_t>((r * steps + s) * kLocal + i)]);
-        const std::set<int64_t> unique(order.begin(), order.end());
+        const std::set<int64_t> unique(all.begin(), all.end());
         check(static_cast<int64_t>(unique.size()) == total && *unique.begin() == 0 && *unique.rbegin() == total - 1,
               "every row appears in the epoch (" + std::to_string(unique.size()) + " of " + std::to_string(total) + ")",
               rank);
-        const std::set<int64_t> head(order.begin(), order.begin() + total);
-        check(static_cast<int64_t>(head.size()) == total, "the first rows-many positions are each row once", rank);
-        for (int64_t i = total; i < static_cast<int64_t>(order.size()); ++i) {
-          if (order[static_cast<size_t>(i)] != order[static_cast<size_t>(i - total)]) {
-            check(false, "the padding wraps to the epoch's first positions", rank);
-            break;
+        std::set<int64_t> heads;  // each rank's stream: floor or ceil of rows / world distinct rows
+        for (int r = 0; r < world; ++r) {
+          const int64_t stream = total / world + (r < total % world ? 1 : 0);
+          const auto* mine_r = all.data() + static_cast<size_t>(r * steps * kLocal);
+          heads.insert(mine_r, mine_r + stream);
+          for (int64_t i = stream; i < steps * kLocal; ++i) {
+            if (mine_r[i] != mine_r[i - stream]) {
+              check(false, "rank " + std::to_string(r) + "'s padding wraps to its stream's first positions", rank);
+              break;
+            }
           }
         }
+        check(static_cast<int64_t>(heads.size()) == total, "the ranks' streams are each row once", rank);
       }
     }
     // Resume inside the padded last batch gives the same rows.
@@ -102,32 +107,69 @@ int main(int argc, char** argv) {
       check(resumed.next().global_rows == expected[static_cast<size_t>(s)], "resume across the padded batch", rank);
 
     // --- an error in the prefetch thread -----------------------------------------------------
-    const auto bad = dir / "corrupt";
-    std::string shard_file;
-    if (rank == 0) {
-      fs::copy(dir / "corpus", bad, fs::copy_options::recursive);
-      shard_file = reader.manifest().shards.at(5).file;
-      std::fstream f(bad / shard_file, std::ios::in | std::ios::out | std::ios::binary);
-      f.seekp(-64, std::ios::end);
-      const char junk[4] = {'\x5a', '\x5a', '\x5a', '\x5a'};
-      f.write(junk, 4);  // the bytes change, the HDF5 structure may or may not: the checksum tells
+    // A shard read whole by one rank in epoch 0 (default checks), then one split between ranks
+    // (hash_split_shards): the sampler says which rank must report it.
+    std::vector<int64_t> shard_rows;
+    for (const auto& s : reader.manifest().shards) shard_rows.push_back(s.rows);
+    GlobalSampler sampler(SamplerConfig{shard_rows, o.seed, o.window_shards, world, kLocal, true});
+    int32_t whole_shard = -1, split_shard = -1;
+    int whole_reader = -1, split_owner = -1;
+    std::map<int32_t, int> readers;
+    for (int r = 0; r < world; ++r) {
+      for (const auto& p : sampler.parts(o.seed, 0, r)) {
+        for (const auto& range : p.ranges) {
+          ++readers[range.shard];
+          const bool whole = range.begin == 0 && range.end == shard_rows[static_cast<size_t>(range.shard)];
+          if (whole && whole_shard < 0) whole_shard = range.shard, whole_reader = r;
+        }
+      }
     }
-    MPI_Barrier(MPI_COMM_WORLD);
-    shard_file = reader.manifest().shards.at(5).file;
-    ReaderOptions c = o;
-    c.corpus_dir = bad.string();
-    c.drop_tail = true;
-    c.prefetch_batches = 4;
-    std::string error;
-    try {
-      CorpusReader corrupt(c);
-      for (int64_t s = 0; s < corrupt.steps_per_epoch(); ++s) corrupt.next();
-    } catch (const simcsepp::Error& e) {
-      error = std::string(e.what()) + " [" + e.where() + "]";
+    for (int r = 0; r < world; ++r) {
+      for (const auto& p : sampler.parts(o.seed, 0, r)) {
+        for (const auto& range : p.ranges) {
+          if (split_shard < 0 && readers[range.shard] > 1 && range.begin == 0)
+            split_shard = range.shard, split_owner = r;
+        }
+      }
     }
-    check(!error.empty(), "a corrupt shard makes next() throw within the epoch", rank);
-    check(error.find("checksum") != std::string::npos && error.find(shard_file) != std::string::npos,
-          "the error names the checksum and " + shard_file + ": " + error, rank);
+    check(whole_shard >= 0 && split_shard >= 0, "the corpus has a shard read whole and one split between ranks", rank);
+    for (const auto& [label, shard, reporter, hash_split] :
+         {std::tuple{"whole", whole_shard, whole_reader, false}, std::tuple{"split", split_shard, split_owner, true}}) {
+      if (shard < 0) continue;
+      const auto bad = dir / (std::string("corrupt_") + label);
+      const std::string shard_file = reader.manifest().shards.at(static_cast<size_t>(shard)).file;
+      if (rank == 0) {
+        fs::copy(dir / "corpus", bad, fs::copy_options::recursive);
+        std::fstream f(bad / shard_file, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(-64, std::ios::end);
+        const char junk[4] = {'\x5a', '\x5a', '\x5a', '\x5a'};
+        f.write(junk, 4);  // the bytes change, the HDF5 structure may or may not: the checksum tells
+      }
+      MPI_Barrier(MPI_COMM_WORLD);
+      ReaderOptions c = o;
+      c.corpus_dir = bad.string();
+      c.drop_tail = true;
+      c.prefetch_batches = 4;
+      c.hash_split_shards = hash_split;
+      std::string error;
+      try {
+        CorpusReader corrupt(c);
+        for (int64_t s = 0; s < corrupt.steps_per_epoch(); ++s) corrupt.next();
+      } catch (const simcsepp::Error& e) {
+        error = std::string(e.what()) + " [" + e.where() + "]";
+      }
+      const std::string what = std::string(label) + " shard " + shard_file + ": ";
+      if (rank == reporter) {
+        check(!error.empty(), what + "its reader's next() throws within the epoch", rank);
+        check(error.find("checksum") != std::string::npos && error.find(shard_file) != std::string::npos,
+              what + "the error names the checksum and the file: " + error, rank);
+      } else {
+        check(error.empty() || error.find(shard_file) != std::string::npos,
+              what + "another rank fails only on that shard: " + error, rank);
+      }
+      if (!hash_split) check(rank == reporter || error.empty(), what + "only its one reader fails: " + error, rank);
+      MPI_Barrier(MPI_COMM_WORLD);
+    }
     MPI_Barrier(MPI_COMM_WORLD);
     if (rank == 0) fs::remove_all(dir);
   } catch (const simcsepp::Error& e) {
