@@ -102,14 +102,16 @@ else()
 endif()
 
 # zstd (libzstd-dev) for `.zst` prep inputs: optional, a build without it refuses .zst inputs
-# by name. The define reaches data/ through simcsepp_zstd.
+# by name. data/ links simcsepp_zstd PRIVATE (so no other target's compile flags change).
 find_path(ZSTD_INCLUDE_DIR zstd.h)
 find_library(ZSTD_LIBRARY zstd)
 add_library(simcsepp_zstd INTERFACE)
 set(SIMCSEPP_HAVE_ZSTD OFF)
 if(ZSTD_INCLUDE_DIR AND ZSTD_LIBRARY)
   set(SIMCSEPP_HAVE_ZSTD ON)
-  target_include_directories(simcsepp_zstd SYSTEM INTERFACE ${ZSTD_INCLUDE_DIR})
+  if(NOT ZSTD_INCLUDE_DIR STREQUAL "/usr/include")
+    target_include_directories(simcsepp_zstd SYSTEM INTERFACE ${ZSTD_INCLUDE_DIR})
+  endif()
   target_link_libraries(simcsepp_zstd INTERFACE ${ZSTD_LIBRARY})
   target_compile_definitions(simcsepp_zstd INTERFACE SIMCSEPP_HAVE_ZSTD=1)
 else()
