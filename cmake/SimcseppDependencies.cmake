@@ -101,6 +101,23 @@ else()
                       "HINT: apt-get install libutf8proc-dev, or scripts/device-build.sh on the GPU machine.")
 endif()
 
+# zstd (libzstd-dev) for `.zst` prep inputs: optional, a build without it refuses .zst inputs
+# by name. data/ links simcsepp_zstd PRIVATE (so no other target's compile flags change).
+find_path(ZSTD_INCLUDE_DIR zstd.h)
+find_library(ZSTD_LIBRARY zstd)
+add_library(simcsepp_zstd INTERFACE)
+set(SIMCSEPP_HAVE_ZSTD OFF)
+if(ZSTD_INCLUDE_DIR AND ZSTD_LIBRARY)
+  set(SIMCSEPP_HAVE_ZSTD ON)
+  if(NOT ZSTD_INCLUDE_DIR STREQUAL "/usr/include")
+    target_include_directories(simcsepp_zstd SYSTEM INTERFACE ${ZSTD_INCLUDE_DIR})
+  endif()
+  target_link_libraries(simcsepp_zstd INTERFACE ${ZSTD_LIBRARY})
+  target_compile_definitions(simcsepp_zstd INTERFACE SIMCSEPP_HAVE_ZSTD=1)
+else()
+  message(WARNING "simcsepp: zstd not found: `simcsepp prep` refuses .zst inputs. HINT: apt-get install libzstd-dev.")
+endif()
+
 # SIMCSEPP_WITH_CIVETWEB=OFF builds as a machine without civetweb would (the tests that need it
 # then fail by name, see tests/CMakeLists.txt).
 option(SIMCSEPP_WITH_CIVETWEB "Serve Prometheus /metrics with civetweb when it is found" ON)

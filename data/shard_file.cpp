@@ -159,6 +159,7 @@ ShardAttributes read_attributes_locked(hid_t file, const std::string& path) {
   a.fingerprint = read_attr_string(file, "fingerprint", path);
   a.first_row = read_attr_int(file, "first_row", path);
   a.rows = read_attr_int(file, "rows", path);
+  if (H5Aexists(file, "prep_record") > 0) a.prep_record = read_attr_string(file, "prep_record", path);
   return a;
 }
 
@@ -181,6 +182,7 @@ void write_shard(const std::string& path, const ShardData& data, const ShardAttr
     write_attr_string(file.get(), "fingerprint", attrs.fingerprint, tmp);
     write_attr_int(file.get(), "first_row", attrs.first_row, tmp);
     write_attr_int(file.get(), "rows", data.rows(), tmp);
+    if (!attrs.prep_record.empty()) write_attr_string(file.get(), "prep_record", attrs.prep_record, tmp);
     for (size_t c = 0; c < data.columns.size(); ++c) {
       Handle group_create(untimed(H5P_GROUP_CREATE), H5Pclose);
       Handle group(H5Gcreate2(file.get(), attrs.columns[c].c_str(), H5P_DEFAULT, group_create.get(), H5P_DEFAULT),

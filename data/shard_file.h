@@ -6,7 +6,9 @@
 //   /source_line        int64[rows]: 1-based line number of the row in its input file
 //   /source_input       int32[rows]: index of that input in the manifest's input list
 //   root attributes     schema_version, vocab_sha256, max_len, lowercase, columns (';'-joined),
-//                       fingerprint, first_row, rows
+//                       fingerprint, first_row, rows; prep_record (optional JSON string: the
+//                       input byte range the rows came from and per-input prep counts, so a
+//                       resumed prep can reuse the shard without reading its input again)
 // Ragged rows stored flat keep a 32-token-max corpus at ~2 bytes per token.
 //
 // Concurrency: every HDF5 call in this file holds one process-wide mutex (the Debian HDF5 build
@@ -45,6 +47,7 @@ struct ShardAttributes {
   std::string fingerprint;
   int64_t first_row = 0;
   int64_t rows = 0;
+  std::string prep_record;  // empty: not written / absent
 };
 
 // Writes `path` atomically (path + ".tmp", then rename): a crash never leaves a complete-looking

@@ -1,13 +1,12 @@
 // text_source.cpp - line, CSV and record readers for prep inputs (see text_source.h).
 #include "data/text_source.h"
 
-#include <zlib.h>
-
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 
 #include "cluster/base/error.h"
+#include "data/byte_stream.h"
 
 namespace simcsepp::data {
 
@@ -34,7 +33,6 @@ std::string foreign_format(const std::string& path) {
   };
   if (is({0xFD, '7', 'z', 'X', 'Z', 0x00})) return "xz";
   if (is({'B', 'Z', 'h'}) && m[3] >= '1' && m[3] <= '9' && m[4] == 0x31 && m[5] == 0x41) return "bzip2";
-  if (is({0x28, 0xB5, 0x2F, 0xFD})) return "zstd";
   if (is({'P', 'K', 0x03, 0x04})) return "zip";
   if (is({0x89, 'H', 'D', 'F', '\r', '\n', 0x1A, '\n'})) return "HDF5";
   return "";
@@ -43,10 +41,12 @@ std::string foreign_format(const std::string& path) {
 }  // namespace
 
 InputFormat input_format_of(const std::string& path) {
-  return ends_with(path, ".csv") || ends_with(path, ".csv.gz") ? InputFormat::kCsv : InputFormat::kText;
+  return ends_with(path, ".csv") || ends_with(path, ".csv.gz") || ends_with(path, ".csv.zst") ? InputFormat::kCsv
+                                                                                               : InputFormat::kText;
 }
 
-LineReader::LineReader(const std::string& path) : path_(path) {
+LineReader::LineReader(const std::string& path, int64_t begin, int64_t end, int64_t lines_before)
+    : path_(path), line_number_(lines_before), offset_(begin) {
   std::error_code ec;
   const auto status = fs::status(path, ec);
   if (!fs::exists(status)) throw Error("input file does not exist", path, "check the path given to --input");
@@ -55,24 +55,14 @@ LineReader::LineReader(const std::string& path) : path_(path) {
                 "pass the files inside it, e.g. --input " + (fs::path(path) / "*.txt").string());
   }
   if (const std::string other = foreign_format(path); !other.empty()) {
-    throw Error("input is a " + other + " file, not text, gzip'd text or CSV", path,
+    throw Error("input is a " + other + " file, not text, gzip'd or zstd-compressed text or CSV", path,
                 other == "HDF5" ? "this looks like a prepared shard; pass the original text to prep"
-                                : "decompress it (or recompress it with gzip) first");
+                                : "decompress it (or recompress it with gzip or zstd) first");
   }
-  {
-    unsigned char magic[2] = {0, 0};
-    std::ifstream in(path, std::ios::binary);
-    in.read(reinterpret_cast<char*>(magic), 2);
-    gzip_ = in.gcount() == 2 && magic[0] == 0x1F && magic[1] == 0x8B;
-  }
-  gz_ = gzopen(path.c_str(), "rb");
-  if (!gz_) throw Error("cannot open input file", path, "check the path and permissions");
-  gzbuffer(static_cast<gzFile>(gz_), 1 << 20);
+  stream_ = open_byte_stream(path, begin, end);
 }
 
-LineReader::~LineReader() {
-  if (gz_) gzclose(static_cast<gzFile>(gz_));
-}
+LineReader::~LineReader() = default;
 
 bool LineReader::fill() {
   if (eof_) return false;
@@ -80,25 +70,16 @@ bool LineReader::fill() {
   pos_ = 0;
   const size_t old = buffer_.size();
   buffer_.resize(old + (1 << 20));
-  const int n = gzread(static_cast<gzFile>(gz_), buffer_.data() + old, 1 << 20);
-  int errnum = Z_OK;
-  const char* msg = gzerror(static_cast<gzFile>(gz_), &errnum);
-  const std::string where = line_number_ == 0 ? path_ : path_ + ": after line " + std::to_string(line_number_);
-  if (n < 0 || (errnum != Z_OK && errnum != Z_BUF_ERROR)) {
-    throw Error(std::string(gzip_ ? "corrupt gzip data: " : "read error: ") + msg, where,
-                gzip_ ? "the compressed stream is damaged; `gzip -t FILE` checks it, fetch or compress it again"
-                      : "check the file system and permissions");
+  size_t n = 0;
+  try {
+    n = stream_->read(buffer_.data() + old, 1 << 20);
+  } catch (const Error& e) {
+    // Name the last good line: where the damage starts.
+    if (line_number_ == 0) throw;
+    throw Error(e.message(), path_ + ": after line " + std::to_string(line_number_), e.hint());
   }
-  buffer_.resize(old + static_cast<size_t>(n));
-  if (n == 0) {
-    // gzread reports a stream cut short (no end-of-stream marker / CRC) only through gzerror,
-    // as Z_BUF_ERROR "unexpected end of file", and returns 0 like a clean end.
-    if (errnum == Z_BUF_ERROR) {
-      throw Error("gzip stream is truncated (it ends before its end-of-stream marker)", where,
-                  "the file was cut short (interrupted download or copy?); `gzip -t FILE` checks it, fetch it again");
-    }
-    eof_ = true;
-  }
+  buffer_.resize(old + n);
+  if (n == 0) eof_ = true;
   return n > 0;
 }
 
@@ -107,12 +88,14 @@ bool LineReader::next(std::string& line, int64_t* line_number) {
     const size_t nl = buffer_.find('\n', pos_);
     if (nl != std::string::npos) {
       line.assign(buffer_, pos_, nl - pos_);
+      offset_ += static_cast<int64_t>(nl + 1 - pos_);
       pos_ = nl + 1;
       break;
     }
     if (!fill()) {
       if (pos_ >= buffer_.size()) return false;
       line.assign(buffer_, pos_, std::string::npos);  // last line without '\n'
+      offset_ += static_cast<int64_t>(buffer_.size() - pos_);
       pos_ = buffer_.size();
       break;
     }
@@ -121,7 +104,7 @@ bool LineReader::next(std::string& line, int64_t* line_number) {
   ++line_number_;
   if (line.find('\0') != std::string::npos) {
     throw Error("binary data (a NUL byte) in the input", path_ + ":" + std::to_string(line_number_),
-                "expected UTF-8 text (one sentence per line), gzip'd text or CSV; is this the right file?");
+                "expected UTF-8 text (one sentence per line), gzip'd or zstd-compressed text or CSV; is this the right file?");
   }
   if (line_number) *line_number = line_number_;
   return true;
@@ -159,7 +142,8 @@ bool parse_csv_record(std::string_view text, std::vector<std::string>& fields) {
   return !in_quotes;
 }
 
-RecordReader::RecordReader(const std::string& path) : lines_reader_(path), format_(input_format_of(path)) {
+RecordReader::RecordReader(const std::string& path, int64_t begin, int64_t end, int64_t lines_before)
+    : lines_reader_(path, begin, end, lines_before), format_(input_format_of(path)), lines_(0) {
   if (format_ == InputFormat::kText) {
     columns_ = {"text"};
     return;

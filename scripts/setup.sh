@@ -30,7 +30,7 @@ APT_PKGS=(
   libutf8proc-dev
   nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  zlib1g-dev
+  zlib1g-dev libzstd-dev zstd
   slurmctld slurmd slurm-client munge
   # the simulated multi-node test (tests/cluster/multinode/): ip netns, veth, bridge; unshare
   iproute2 util-linux

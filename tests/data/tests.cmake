@@ -31,7 +31,7 @@ if(SIMCSEPP_FUZZ)
   target_compile_options(fuzz_data_parsers PRIVATE -fsanitize=fuzzer,address,undefined -g -O1)
   target_link_options(fuzz_data_parsers PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_data_parsers PRIVATE simcsepp_base simcsepp_hdf5 simcsepp_utf8proc
-                        nlohmann_json::nlohmann_json ZLIB::ZLIB Threads::Threads)
+                        nlohmann_json::nlohmann_json ZLIB::ZLIB simcsepp_zstd Threads::Threads)
   set_target_properties(fuzz_data_parsers PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 endif()
 
@@ -53,3 +53,9 @@ set_target_properties(test_data_mpi_io PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMA
 simcsepp_add_mpi_test(data.reader_io_np1 1 test_data_mpi_io)
 simcsepp_add_mpi_test(data.reader_io_np2 2 test_data_mpi_io)
 simcsepp_add_mpi_test(data.reader_io_np3 3 test_data_mpi_io)
+
+# Distributed (mpirun -np 2/3, --part i/K + --merge), resumable (SIGKILL) and deduplicating prep
+# against a Python oracle: tests/python/prep_distributed.py.
+simcsepp_add_python_test(data.prep_distributed_parity prep_distributed.py parity)
+simcsepp_add_python_test(data.prep_distributed_resume prep_distributed.py resume)
+simcsepp_add_python_test(data.prep_distributed_errors prep_distributed.py errors)

@@ -3,7 +3,7 @@ each case must end with exit code 1, a message that names the file/line/option a
 no "internal error", and nothing already written lost (files hashed before and after).
 
 Inputs that claim to be something they are not: a truncated or corrupt gzip stream, a directory
-where a file belongs, binary data or another compressed format as text, a damaged shard in a prep
+without files, binary data or another compressed format as text, a damaged shard in a prep
 output. Outputs that cannot be written: a path that is a file, a read-only mount (a real ro tmpfs:
 as root, permission bits do not stop writes), a missing parent, the export's own source. Options
 that would train nothing (a global batch of 1), and the messages that used to mislead (--comm,
@@ -130,8 +130,11 @@ def main():
         expect_error("prep: corrupt .gz (64 bytes flipped)",
                      ["prep", "-i", corrupt, "-o", os.path.join(work, "p-corrupt"), "--vocab", VOCAB],
                      ["corrupt.txt.gz", "gzip"])
-        expect_error("prep -i DIR", ["prep", "-i", work, "-o", os.path.join(work, "p-dir"), "--vocab", VOCAB],
-                     [work, "directory"], absent=["gzip"])
+        # A directory is expanded to the files below it (docs/data.md); one without files is refused.
+        empty_dir = os.path.join(work, "empty-dir")
+        os.makedirs(empty_dir)
+        expect_error("prep -i EMPTY_DIR", ["prep", "-i", empty_dir, "-o", os.path.join(work, "p-dir"), "--vocab", VOCAB],
+                     [empty_dir, "directory holds no files"], absent=["gzip"])
         binary = os.path.join(work, "binary.txt")
         open(binary, "wb").write(b"first line\nsecond \x00\x01\x02 line\n")
         expect_error("prep: binary data in a text input",
