@@ -115,7 +115,7 @@ endif()
 option(SIMCSEPP_WITH_PROMETHEUS_CPP "Serve Prometheus /metrics with prometheus-cpp when it is found" ON)
 set(SIMCSEPP_HAVE_PROMETHEUS_CPP OFF)
 if(SIMCSEPP_WITH_PROMETHEUS_CPP)
-  find_package(prometheus-cpp 1.0 CONFIG QUIET)
+  find_package(prometheus-cpp CONFIG QUIET)  # Debian ships no version file: 1.0.1
   find_package(civetweb CONFIG QUIET)  # its C API: the request filter in front of the Exposer
 endif()
 if(SIMCSEPP_WITH_PROMETHEUS_CPP AND prometheus-cpp_FOUND AND TARGET prometheus-cpp::pull AND TARGET civetweb::civetweb-cpp)
@@ -123,7 +123,7 @@ if(SIMCSEPP_WITH_PROMETHEUS_CPP AND prometheus-cpp_FOUND AND TARGET prometheus-c
   add_library(simcsepp_prometheus_cpp INTERFACE)
   target_link_libraries(simcsepp_prometheus_cpp INTERFACE prometheus-cpp::core prometheus-cpp::pull
                         civetweb::civetweb civetweb::civetweb-cpp)
-  message(STATUS "simcsepp: prometheus-cpp ${prometheus-cpp_VERSION} from ${prometheus-cpp_DIR} serves /metrics")
+  message(STATUS "simcsepp: prometheus-cpp from ${prometheus-cpp_DIR} serves /metrics")
 else()
   message(WARNING "simcsepp: prometheus-cpp not found (or SIMCSEPP_WITH_PROMETHEUS_CPP=OFF): the Prometheus /metrics "
                   "endpoint is disabled (training runs; metrics still go to the JSONL log) and the tests that need it "
