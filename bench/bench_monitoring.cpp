@@ -119,10 +119,13 @@ int main(int argc, char** argv) {
   std::sort(latency_ms.begin(), latency_ms.end());
 
   std::printf("hardware threads: %u\n", std::thread::hardware_concurrency());
-  std::printf("record_step + 2 record_collective, alone:            %8.1f ns/step wall, %8.1f ns/step CPU (%lld steps)\n",
-              alone.wall_ns, alone.cpu_ns, static_cast<long long>(steps));
-  std::printf("record_step + 2 record_collective, scraped nonstop:  %8.1f ns/step wall, %8.1f ns/step CPU (%d scrapes in %.2f s)\n",
-              scraped.wall_ns, scraped.cpu_ns, scrapes.load(), scraped_seconds);
+  std::printf(
+      "record_step + 2 record_collective, alone:            %8.1f ns/step wall, %8.1f ns/step CPU (%lld steps)\n",
+      alone.wall_ns, alone.cpu_ns, static_cast<long long>(steps));
+  std::printf(
+      "record_step + 2 record_collective, scraped nonstop:  %8.1f ns/step wall, %8.1f ns/step CPU (%d scrapes in %.2f "
+      "s)\n",
+      scraped.wall_ns, scraped.cpu_ns, scrapes.load(), scraped_seconds);
   std::printf("render(): %.1f us per scrape, %zu bytes\n", render_us, bytes);
   std::printf("GET /metrics over loopback: p50 %.3f ms, p99 %.3f ms\n", latency_ms[latency_ms.size() / 2],
               latency_ms[latency_ms.size() * 99 / 100]);

@@ -14,8 +14,8 @@
 
 #if SIMCSEPP_HAVE_PROMETHEUS_CPP
 
-#include "monitoring/training_metrics.h"
-
+#include <prometheus/family.h>
+#include <prometheus/text_serializer.h>
 #include <unistd.h>
 
 #include <array>
@@ -23,8 +23,6 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
-#include <prometheus/family.h>
-#include <prometheus/text_serializer.h>
 #include <sstream>
 
 #include "cluster/base/error.h"
@@ -33,6 +31,7 @@
 #include "monitoring/lock_free_histogram.h"
 #include "monitoring/prometheus_cpp/hot_path_collectable.h"
 #include "monitoring/prometheus_cpp/metrics_exposer.h"
+#include "monitoring/training_metrics.h"
 
 namespace simcsepp::monitoring {
 
@@ -85,31 +84,32 @@ namespace {
 
 struct Metrics {
   Metrics(HotPathCollectable& h, const prometheus::Labels& c)
-      :         build_info(
-            h.hot(gauge_family(h.registry(), c, "simcsepp_build_info",
-                               "Always 1; the version label says which simcsepp build runs.")
-                      .Add({{"version", SIMCSEPP_VERSION}}))),
+      : build_info(h.hot(gauge_family(h.registry(), c, "simcsepp_build_info",
+                                      "Always 1; the version label says which simcsepp build runs.")
+                             .Add({{"version", SIMCSEPP_VERSION}}))),
         start_time(gauge(h, c, "simcsepp_start_time_seconds", "Unix time this rank's metrics started.")),
         world_size(gauge(h, c, "simcsepp_world_size", "Number of ranks in the run.")),
         global_step(gauge(h, c, "simcsepp_global_step", "Global optimizer step of the last recorded step.")),
         epoch(gauge(h, c, "simcsepp_epoch", "Epoch of the last recorded step (fractional).")),
         steps(counter(h, c, "simcsepp_steps_total", "Optimizer steps recorded by this rank (skipped ones included).")),
-        skipped_steps(
-            counter(h, c, "simcsepp_skipped_steps_total", "Steps whose update was skipped (non-finite loss or gradients).")),
-        heartbeat(
-            gauge(h, c, "simcsepp_last_step_timestamp_seconds", "Unix time the last step finished (heartbeat).")),
+        skipped_steps(counter(h, c, "simcsepp_skipped_steps_total",
+                              "Steps whose update was skipped (non-finite loss or gradients).")),
+        heartbeat(gauge(h, c, "simcsepp_last_step_timestamp_seconds", "Unix time the last step finished (heartbeat).")),
         loss(gauge(h, c, "simcsepp_train_loss", "Total training loss of the last step (NaN/Inf when non-finite).")),
-        instance_loss(
-            gauge(h, c, "simcsepp_train_instance_loss", "Off-dropout instance-discrimination part of the last step's loss.")),
-        dcl_loss(gauge(h, c, "simcsepp_train_dcl_loss", "Dimension-wise contrastive (DCL) part of the last step's loss.")),
+        instance_loss(gauge(h, c, "simcsepp_train_instance_loss",
+                            "Off-dropout instance-discrimination part of the last step's loss.")),
+        dcl_loss(
+            gauge(h, c, "simcsepp_train_dcl_loss", "Dimension-wise contrastive (DCL) part of the last step's loss.")),
         learning_rate(gauge(h, c, "simcsepp_learning_rate", "Learning rate used by the last step.")),
-        grad_norm(
-            gauge(h, c, "simcsepp_gradient_norm", "Global L2 norm of the gradients of the last step, before clipping.")),
+        grad_norm(gauge(h, c, "simcsepp_gradient_norm",
+                        "Global L2 norm of the gradients of the last step, before clipping.")),
         step_seconds(gauge(h, c, "simcsepp_step_seconds", "Wall time of the last step.")),
-        step_duration(h.histogram("simcsepp_step_duration_seconds", "Wall time of training steps.", exponential_buckets(0.001, 2, 18))),
-        phase_last(gauge_family(h.registry(), c, "simcsepp_step_phase_seconds", "Time of the last step spent in each phase.")),
-        phase_total(
-            counter_family(h.registry(), c, "simcsepp_step_phase_seconds_total", "Cumulative step time spent in each phase.")),
+        step_duration(h.histogram("simcsepp_step_duration_seconds", "Wall time of training steps.",
+                                  exponential_buckets(0.001, 2, 18))),
+        phase_last(
+            gauge_family(h.registry(), c, "simcsepp_step_phase_seconds", "Time of the last step spent in each phase.")),
+        phase_total(counter_family(h.registry(), c, "simcsepp_step_phase_seconds_total",
+                                   "Cumulative step time spent in each phase.")),
         sentences(counter(h, c, "simcsepp_sentences_total", "Sentences processed by this rank.")),
         tokens(counter(h, c, "simcsepp_tokens_total", "Non-padding tokens processed by this rank.")),
         sentences_per_second(
@@ -117,35 +117,40 @@ struct Metrics {
         tokens_per_second(
             gauge(h, c, "simcsepp_tokens_per_second", "Tokens per second of this rank in the last step.")),
         model_flops(gauge(h, c, "simcsepp_model_flops_per_second",
-                            "Model FLOP/s of this rank in the last step (matmul FLOPs of the padded batch).")),
+                          "Model FLOP/s of this rank in the last step (matmul FLOPs of the padded batch).")),
         mfu(gauge(h, c, "simcsepp_model_flops_utilization_ratio",
-                    "Model FLOP utilisation of the last step: achieved / peak FLOP/s of the GPU.")),
+                  "Model FLOP utilisation of the last step: achieved / peak FLOP/s of the GPU.")),
         queue_depth(gauge(h, c, "simcsepp_data_queue_depth", "Batches ready in the data reader's prefetch queue.")),
         effective_rank(gauge(h, c, "simcsepp_embedding_effective_rank",
-                               "Effective rank (Roy & Vetterli) of the last batch's embedding matrix.")),
+                             "Effective rank (Roy & Vetterli) of the last batch's embedding matrix.")),
         gpu_used(gauge(h, c, "simcsepp_gpu_memory_used_bytes", "GPU memory allocated by tensors.")),
         gpu_reserved(
             gauge(h, c, "simcsepp_gpu_memory_reserved_bytes", "GPU memory reserved by the caching allocator.")),
-        busbw(gauge_family(h.registry(), c, "simcsepp_collective_bus_bandwidth_bytes_per_second",
-                      "Bus bandwidth of the last collective of each kind of at least 64 KiB (nccl-tests formula).")),
-        algbw(gauge_family(h.registry(), c, "simcsepp_collective_algorithm_bandwidth_bytes_per_second",
-                      "Algorithm bandwidth (size / time) of the last collective of each kind of at least 64 KiB.")),
-        collective_bytes(
-            counter_family(h.registry(), c, "simcsepp_collective_bytes_total", "Bytes moved by collectives (nccl-tests size).")),
-        collective_seconds(counter_family(h.registry(), c, "simcsepp_collective_seconds_total", "Time spent in collectives.")),
-        collective_calls(counter_family(h.registry(), c, "simcsepp_collective_calls_total", "Collective calls recorded.")),
+        busbw(
+            gauge_family(h.registry(), c, "simcsepp_collective_bus_bandwidth_bytes_per_second",
+                         "Bus bandwidth of the last collective of each kind of at least 64 KiB (nccl-tests formula).")),
+        algbw(
+            gauge_family(h.registry(), c, "simcsepp_collective_algorithm_bandwidth_bytes_per_second",
+                         "Algorithm bandwidth (size / time) of the last collective of each kind of at least 64 KiB.")),
+        collective_bytes(counter_family(h.registry(), c, "simcsepp_collective_bytes_total",
+                                        "Bytes moved by collectives (nccl-tests size).")),
+        collective_seconds(
+            counter_family(h.registry(), c, "simcsepp_collective_seconds_total", "Time spent in collectives.")),
+        collective_calls(
+            counter_family(h.registry(), c, "simcsepp_collective_calls_total", "Collective calls recorded.")),
         dev_spearman(
             gauge(h, c, "simcsepp_dev_spearman", "Spearman correlation on the STS-B dev set at the last evaluation.")),
         dev_spearman_best(gauge(h, c, "simcsepp_dev_spearman_best", "Best STS-B dev Spearman correlation so far.")),
         dev_alignment(gauge(h, c, "simcsepp_dev_alignment",
-                              "Alignment (Wang & Isola) of dev positive pairs at the last evaluation; lower is better.")),
+                            "Alignment (Wang & Isola) of dev positive pairs at the last evaluation; lower is better.")),
         dev_uniformity(gauge(h, c, "simcsepp_dev_uniformity",
-                               "Uniformity (Wang & Isola) of dev embeddings at the last evaluation; lower is better.")),
+                             "Uniformity (Wang & Isola) of dev embeddings at the last evaluation; lower is better.")),
         dev_step(gauge(h, c, "simcsepp_dev_eval_step", "Global step of the last dev evaluation.")),
         evaluations(counter(h, c, "simcsepp_dev_evaluations_total", "Dev evaluations run.")),
         checkpoint_last(
             gauge(h, c, "simcsepp_checkpoint_last_write_seconds", "Time the last checkpoint took to write.")),
-        checkpoint_duration(h.histogram("simcsepp_checkpoint_write_duration_seconds", "Time checkpoints took to write.", exponential_buckets(0.1, 2, 12))) {
+        checkpoint_duration(h.histogram("simcsepp_checkpoint_write_duration_seconds", "Time checkpoints took to write.",
+                                        exponential_buckets(0.1, 2, 12))) {
     for (std::size_t i = 0; i < kPhases.size(); ++i) {
       phase_last_of[i] = &h.hot(phase_last.Add({{"phase", kPhases[i]}}));
       phase_total_of[i] = &h.hot(phase_total.Add({{"phase", kPhases[i]}}));
@@ -168,11 +173,9 @@ struct Metrics {
     std::lock_guard<std::mutex> lock(collective_mutex);
     if (const Collective* c = collectives[index].load(std::memory_order_acquire)) return *c;
     const std::string op = kCollectives[index];
-    collective_storage[index] =
-        std::make_unique<Collective>(Collective{&h.hot(busbw.Add({{"op", op}})), &h.hot(algbw.Add({{"op", op}})),
-                                                &h.hot(collective_bytes.Add({{"op", op}})),
-                                                &h.hot(collective_seconds.Add({{"op", op}})),
-                                                &h.hot(collective_calls.Add({{"op", op}}))});
+    collective_storage[index] = std::make_unique<Collective>(Collective{
+        &h.hot(busbw.Add({{"op", op}})), &h.hot(algbw.Add({{"op", op}})), &h.hot(collective_bytes.Add({{"op", op}})),
+        &h.hot(collective_seconds.Add({{"op", op}})), &h.hot(collective_calls.Add({{"op", op}}))});
     collectives[index].store(collective_storage[index].get(), std::memory_order_release);
     return *collective_storage[index];
   }
@@ -254,14 +257,13 @@ TrainingMetrics::TrainingMetrics(const MetricsOptions& options) : options_(optio
   m.start_time.set(unix_now());
   m.world_size.set(options_.world_size);
   for (HotGauge* g : {&m.loss, &m.instance_loss, &m.dcl_loss, &m.grad_norm, &m.dev_spearman, &m.dev_spearman_best,
-                   &m.dev_alignment, &m.dev_uniformity, &m.model_flops, &m.mfu, &m.effective_rank}) {
+                      &m.dev_alignment, &m.dev_uniformity, &m.model_flops, &m.mfu, &m.effective_rank}) {
     g->set(std::nan(""));  // "not measured yet", distinct from a real 0
   }
   if (options_.enabled) {
     const int port = options_.base_port == 0 ? 0 : options_.base_port + options_.local_rank;
     impl_->exposer = std::make_unique<MetricsExposer>(
-        options_.bind_address, port,
-        std::vector<std::shared_ptr<prometheus::Collectable>>{impl_->collectable});
+        options_.bind_address, port, std::vector<std::shared_ptr<prometheus::Collectable>>{impl_->collectable});
   }
 }
 

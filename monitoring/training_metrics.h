@@ -35,7 +35,6 @@
 #include <optional>
 #include <string>
 
-
 namespace simcsepp::monitoring {
 
 struct MetricsOptions {
@@ -45,8 +44,8 @@ struct MetricsOptions {
   int local_rank = 0;
   int rank = 0;
   int world_size = 1;
-  std::string host;        // label and the host part of endpoint(); "" = gethostname()
-  std::string run_id;      // label that tells runs apart on one dashboard
+  std::string host;    // label and the host part of endpoint(); "" = gethostname()
+  std::string run_id;  // label that tells runs apart on one dashboard
 };
 
 // One optimizer step, as the trainer measured it. Times are in seconds; std::nullopt fields

@@ -40,7 +40,8 @@ LockFreeHistogram& HotPathCollectable::histogram(const std::string& name, const 
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& e : histograms_) {
     if (e.name == name) {
-      throw Error("histogram '" + name + "' registered twice", name, "register each family once and keep the reference");
+      throw Error("histogram '" + name + "' registered twice", name,
+                  "register each family once and keep the reference");
     }
   }
   histograms_.push_back(HistogramEntry{name, help, std::move(histogram)});

@@ -14,15 +14,16 @@
 // concurrent scrapes publish one at a time and never double-count a counter delta.
 #pragma once
 
-#include <atomic>
-#include <deque>
-#include <mutex>
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/labels.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
 #include <string>
 #include <vector>
 

@@ -20,11 +20,11 @@
 
 // ---------------------------------------------------------------------------------------------
 // Debian's civetweb 1.15 (prometheus-cpp's Exposer runs on it) starts its threads with a fixed
-// 100 KiB stack (USE_STACK_SIZE). glibc carves the static TLS of every loaded library out of each new thread's stack, and with libtorch
-// and the CUDA libraries loaded (cublasLt alone has 94 KiB) that exceeds 100 KiB, so
-// pthread_create fails with EINVAL ("Cannot create first worker thread") in the trainer, never in
-// a torch-free test. This definition interposes libc's for the whole process (a binary that links
-// libcivetweb exports it, because libcivetweb references it) and raises requests below 1 MiB.
+// 100 KiB stack (USE_STACK_SIZE). glibc carves the static TLS of every loaded library out of each new thread's stack,
+// and with libtorch and the CUDA libraries loaded (cublasLt alone has 94 KiB) that exceeds 100 KiB, so pthread_create
+// fails with EINVAL ("Cannot create first worker thread") in the trainer, never in a torch-free test. This definition
+// interposes libc's for the whole process (a binary that links libcivetweb exports it, because libcivetweb references
+// it) and raises requests below 1 MiB.
 extern "C" int pthread_attr_setstacksize(pthread_attr_t* attr, size_t size) noexcept {
   using Fn = int (*)(pthread_attr_t*, size_t);
   static const Fn libc_setstacksize = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "pthread_attr_setstacksize"));
@@ -102,7 +102,8 @@ std::string bind_failure_hint(const std::string& address, int port) {
     v6->sin6_port = htons(static_cast<uint16_t>(port));
     len = sizeof(sockaddr_in6);
   } else {
-    return "'" + address + "' is not an IP address: use 127.0.0.1 (this host only), 0.0.0.0 (all interfaces) or "
+    return "'" + address +
+           "' is not an IP address: use 127.0.0.1 (this host only), 0.0.0.0 (all interfaces) or "
            "an address of one of this host's interfaces (--metrics-bind)";
   }
   const int fd = ::socket(sa.ss_family, SOCK_STREAM, 0);
@@ -112,11 +113,13 @@ std::string bind_failure_hint(const std::string& address, int port) {
   const int err = errno;
   if (fd >= 0) ::close(fd);
   if (rc == 0 || err == EADDRINUSE) {
-    return "port " + std::to_string(port) + " is taken by another process or rank: choose another base port "
+    return "port " + std::to_string(port) +
+           " is taken by another process or rank: choose another base port "
            "(--metrics-port; rank L serves base + L), or --metrics false";
   }
   if (err == EADDRNOTAVAIL) {
-    return address + " is not an address of this host: use 127.0.0.1, 0.0.0.0 or one of this host's interface "
+    return address +
+           " is not an address of this host: use 127.0.0.1, 0.0.0.0 or one of this host's interface "
            "addresses (`ip -br addr`) for --metrics-bind";
   }
   if (err == EACCES) return "ports below 1024 need privileges: choose a --metrics-port of 1024 or more";

@@ -15,9 +15,10 @@
 //    blocks the training step. The destructor stops the server and joins its threads.
 #pragma once
 
-#include <memory>
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 

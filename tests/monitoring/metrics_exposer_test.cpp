@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <sstream>
 #include <thread>
 
