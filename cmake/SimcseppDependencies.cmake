@@ -1,8 +1,9 @@
 # Every external dependency is found here, in one place, and turned into an imported target.
 # Required: libtorch (from the PyPI wheel or the GPU machine's preinstalled torch), MPI, HDF5,
-# nlohmann-json, Threads, ZLIB. Optional with a loud message: CUDA toolkit + NCCL, utf8proc,
-# civetweb, Boost.Program_options (the GPU machine lacks the last three unless carried by
-# scripts/device-build.sh, which unpacks Debian packages into a prefix).
+# nlohmann-json, Threads, ZLIB, OpenSSL's libcrypto. Optional with a loud message: CUDA toolkit +
+# NCCL, prometheus-cpp. The GPU machine lacks utf8proc, prometheus-cpp (+ civetweb, libcurl),
+# Boost.Program_options unless carried by scripts/device-build.sh, which unpacks Debian packages
+# into a prefix.
 
 find_package(Threads REQUIRED)
 find_package(ZLIB REQUIRED)
@@ -88,6 +89,13 @@ target_compile_definitions(simcsepp_hdf5 INTERFACE ${HDF5_DEFINITIONS})
 
 find_package(nlohmann_json 3 REQUIRED)
 
+# SHA-256 of vocabularies, shards and checkpoints (data/sha256.cpp): OpenSSL's EVP digests.
+find_package(OpenSSL 3 COMPONENTS Crypto)
+if(NOT OpenSSL_FOUND OR NOT TARGET OpenSSL::Crypto)
+  message(FATAL_ERROR "simcsepp: OpenSSL's libcrypto (headers + libcrypto.so) not found (SHA-256 checksums need it). "
+                      "HINT: apt-get install libssl-dev, or scripts/device-build.sh on the GPU machine.")
+endif()
+
 # --- optional Debian packages -----------------------------------------------------------------
 find_package(PkgConfig)
 find_path(UTF8PROC_INCLUDE_DIR utf8proc.h)
@@ -118,20 +126,26 @@ else()
   message(WARNING "simcsepp: zstd not found: `simcsepp prep` refuses .zst inputs. HINT: apt-get install libzstd-dev.")
 endif()
 
-# SIMCSEPP_WITH_CIVETWEB=OFF builds as a machine without civetweb would (the tests that need it
-# then fail by name, see tests/CMakeLists.txt).
-option(SIMCSEPP_WITH_CIVETWEB "Serve Prometheus /metrics with civetweb when it is found" ON)
-find_path(CIVETWEB_INCLUDE_DIR civetweb.h)
-find_library(CIVETWEB_LIBRARY civetweb)
-set(SIMCSEPP_HAVE_CIVETWEB OFF)
-if(SIMCSEPP_WITH_CIVETWEB AND CIVETWEB_INCLUDE_DIR AND CIVETWEB_LIBRARY)
-  set(SIMCSEPP_HAVE_CIVETWEB ON)
-  add_library(simcsepp_civetweb INTERFACE)
-  target_include_directories(simcsepp_civetweb SYSTEM INTERFACE ${CIVETWEB_INCLUDE_DIR})
-  target_link_libraries(simcsepp_civetweb INTERFACE ${CIVETWEB_LIBRARY})
+# prometheus-cpp (Debian prometheus-cpp-dev: core, pull with its civetweb Exposer; its config also
+# wants civetweb and libcurl for push) serves /metrics. SIMCSEPP_WITH_PROMETHEUS_CPP=OFF builds
+# as a machine without it would (the tests that need it then fail by name, see tests/CMakeLists.txt).
+option(SIMCSEPP_WITH_PROMETHEUS_CPP "Serve Prometheus /metrics with prometheus-cpp when it is found" ON)
+set(SIMCSEPP_HAVE_PROMETHEUS_CPP OFF)
+if(SIMCSEPP_WITH_PROMETHEUS_CPP)
+  find_package(prometheus-cpp CONFIG QUIET)  # Debian ships no version file: 1.0.1
+  find_package(civetweb CONFIG QUIET)  # its C API: the request filter in front of the Exposer
+endif()
+if(SIMCSEPP_WITH_PROMETHEUS_CPP AND prometheus-cpp_FOUND AND TARGET prometheus-cpp::pull AND TARGET civetweb::civetweb-cpp)
+  set(SIMCSEPP_HAVE_PROMETHEUS_CPP ON)
+  add_library(simcsepp_prometheus_cpp INTERFACE)
+  target_link_libraries(simcsepp_prometheus_cpp INTERFACE prometheus-cpp::core prometheus-cpp::pull
+                        civetweb::civetweb civetweb::civetweb-cpp)
+  message(STATUS "simcsepp: prometheus-cpp from ${prometheus-cpp_DIR} serves /metrics")
 else()
-  message(WARNING "simcsepp: civetweb not found (or SIMCSEPP_WITH_CIVETWEB=OFF): the Prometheus /metrics endpoint is disabled "
-                  "(metrics still go to the JSONL log) and the tests that need it fail. HINT: apt-get install libcivetweb-dev.")
+  message(WARNING "simcsepp: prometheus-cpp not found (or SIMCSEPP_WITH_PROMETHEUS_CPP=OFF): the Prometheus /metrics "
+                  "endpoint is disabled (training runs; metrics still go to the JSONL log) and the tests that need it "
+                  "fail. HINT: apt-get install prometheus-cpp-dev (it brings libcivetweb-dev and libcurl4-openssl-dev), "
+                  "or scripts/device-build.sh on the GPU machine.")
 endif()
 
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)

@@ -11,7 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/base/error.h"
-#include "monitoring/metric_registry.h"
 
 namespace simcsepp::monitoring {
 
@@ -24,6 +23,17 @@ bool is_host_port(const std::string& endpoint) {
     if (endpoint[i] < '0' || endpoint[i] > '9') return false;
   }
   return std::stol(endpoint.substr(colon + 1)) <= 65535;
+}
+
+// Prometheus label names: [a-zA-Z_][a-zA-Z0-9_]*, "__" reserved.
+bool is_valid_label_name(const std::string& name) {
+  if (name.empty() || name.rfind("__", 0) == 0) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!alpha && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
 }
 
 }  // namespace

@@ -17,12 +17,16 @@
 //   metrics.record_eval({.step = step, .spearman = rho, .alignment = a, .uniformity = u});
 //
 // Threading: record_* may be called from any thread; they only do atomic updates on metrics
-// created in the constructor (record_collective with an op first seen later takes the registry
-// mutex once for that op). Scrapes run on the HTTP server's threads and never block them. (The
-// run's JSON-lines log, <run dir>/metrics.jsonl, is the trainer's: trainer/metrics_log.h.)
-// With enabled = false no server runs and nothing binds, but record_* still update the registry
-// (render() works), so the caller needs no branches. A build without civetweb behaves as
-// enabled = false and logs a warning once per TrainingMetrics.
+// created in the constructor (record_collective with an op first seen later creates its series
+// once, under prometheus-cpp's family mutex). Scrapes run on the exposer's threads and never
+// block them. (The run's JSON-lines log, <run dir>/metrics.jsonl, is the trainer's: trainer/metrics_log.h.)
+// With enabled = false no server runs and nothing binds, but record_* still update the metrics
+// (render() works), so the caller needs no branches.
+//
+// Built on prometheus-cpp (counters, gauges, text serializer, Exposer; histograms are simcsepp's
+// lock-free ones). A build without prometheus-cpp (training_metrics_unavailable.cpp) accepts
+// every call, records nothing, serves nothing (endpoint() is ""), and logs a warning once per
+// TrainingMetrics with enabled = true: training runs, /metrics is disabled.
 #pragma once
 
 #include <cstdint>
@@ -31,21 +35,17 @@
 #include <optional>
 #include <string>
 
-#include "monitoring/metric_registry.h"
-
 namespace simcsepp::monitoring {
 
-class MetricsServer;
-
 struct MetricsOptions {
-  bool enabled = true;                     // false: no HTTP server (registry still updated)
+  bool enabled = true;                     // false: no HTTP server (metrics still updated)
   std::string bind_address = "127.0.0.1";  // 0.0.0.0 to let a Prometheus on another host scrape
   int base_port = 9400;                    // this rank serves base_port + local_rank; 0 = any free port
   int local_rank = 0;
   int rank = 0;
   int world_size = 1;
-  std::string host;        // label and the host part of endpoint(); "" = gethostname()
-  std::string run_id;      // label that tells runs apart on one dashboard
+  std::string host;    // label and the host part of endpoint(); "" = gethostname()
+  std::string run_id;  // label that tells runs apart on one dashboard
 };
 
 // One optimizer step, as the trainer measured it. Times are in seconds; std::nullopt fields
@@ -109,16 +109,14 @@ class TrainingMetrics {
   // measure latency).
   void record_collective(const std::string& op, double bytes, double seconds, int world);
 
-  // The exposition text a scrape would return (tests, debugging).
+  // The exposition text a scrape of /metrics returns, uncompressed (tests, debugging); "" in a
+  // build without prometheus-cpp.
   std::string render() const;
-  const Registry& registry() const { return *registry_; }
 
  private:
-  struct Metrics;
+  struct Impl;  // prometheus-cpp registry, histograms, exposer (training_metrics.cpp)
   MetricsOptions options_;
-  std::unique_ptr<Registry> registry_;
-  std::unique_ptr<Metrics> m_;
-  std::unique_ptr<MetricsServer> server_;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace simcsepp::monitoring

@@ -4,11 +4,14 @@
 #
 #   bash scripts/device-build.sh [--check-only]
 #
-# What the machine lacks (Boost.Program_options, civetweb, utf8proc, nlohmann-json, zlib headers;
-# prometheus-cpp and libcurl ride along) is carried as Debian packages: here, once, run
+# What the machine lacks (Boost.Program_options, prometheus-cpp with civetweb, utf8proc,
+# nlohmann-json, zlib headers; libcurl because prometheus-cpp's CMake config asks for it) is
+# carried as Debian packages: here, once, run
 # `../shared/tools/device-deps.sh fetch` in the repo root (creates .device-deps/, git-ignored) and
 # name .device-deps in the device run's carry list. Every check below fails with exit 1, the reason
 # and a HINT, before cmake runs: a missing dependency never surfaces later as a cmake puzzle.
+# OpenSSL's libcrypto (SHA-256) is taken from the machine (libssl-dev) when its headers are
+# there, else from a libssl-dev carried in the same folder; neither fails naming both.
 #
 # NCCL is picked explicitly: torch's own copy (site-packages/nvidia/nccl) when present, else the
 # CUDA toolkit's ($SIMCSEPP_NCCL_ROOT overrides). One libnccl.so.2 serves simcsepp and
@@ -41,11 +44,12 @@ say() { echo "device-build: $*"; }
 
 # --- carried packages ------------------------------------------------------------------------
 fetch_hint="here, in the repo root: ../shared/tools/device-deps.sh fetch (creates .device-deps/), then name .device-deps in the device run's carry list"
-[ -d "$deps" ] || die "$deps is missing: Boost.Program_options, civetweb, utf8proc and nlohmann-json are not on the GPU machine" "$fetch_hint"
+[ -d "$deps" ] || die "$deps is missing: Boost.Program_options, prometheus-cpp, civetweb, utf8proc and nlohmann-json are not on the GPU machine" "$fetch_hint"
 [ -f "$deps/extract.sh" ] || die "$deps/extract.sh is missing (an older carrier did not copy itself)" "re-run: $fetch_hint"
 # What the build needs, plus every package the carrier itself lists: a partial fetch fails here.
 needed="libboost-program-options-dev libboost-program-options1.74-dev libboost-program-options1.74.0
-libboost1.74-dev libcivetweb-dev libcivetweb1 libutf8proc-dev libutf8proc2 nlohmann-json3-dev zlib1g-dev"
+libboost1.74-dev libcivetweb-dev libcivetweb1 libutf8proc-dev libutf8proc2 nlohmann-json3-dev zlib1g-dev
+prometheus-cpp-dev libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libcurl4-openssl-dev libcurl4"
 carried=$(sed -n '/^PKGS="/,/"/p' "$deps/extract.sh" | sed -e 's/^PKGS=//' -e 's/"//g')
 missing=""
 for p in $(printf '%s\n' $needed $carried | sort -u); do
@@ -69,12 +73,39 @@ if [ ! -e "$libdir/libz.so" ]; then
   [ -n "$sys_z" ] || die "no libz.so.1 on this machine" "install zlib1g or carry it in .device-deps"
   ln -sfn "$sys_z" "$libdir/libz.so"
 fi
-for f in include/boost/program_options.hpp include/civetweb.h include/utf8proc.h include/nlohmann/json.hpp \
-  include/zlib.h lib/x86_64-linux-gnu/libboost_program_options.so lib/x86_64-linux-gnu/libcivetweb.so \
-  lib/x86_64-linux-gnu/libutf8proc.so lib/x86_64-linux-gnu/libz.so; do
+for f in include/boost/program_options.hpp include/civetweb.h include/CivetServer.h include/utf8proc.h \
+  include/nlohmann/json.hpp include/zlib.h include/prometheus/exposer.h include/curl/curl.h \
+  lib/x86_64-linux-gnu/libboost_program_options.so lib/x86_64-linux-gnu/libcivetweb.so \
+  lib/x86_64-linux-gnu/libcivetweb-cpp.so lib/x86_64-linux-gnu/libprometheus-cpp-core.so \
+  lib/x86_64-linux-gnu/libprometheus-cpp-pull.so lib/x86_64-linux-gnu/cmake/prometheus-cpp/prometheus-cpp-config.cmake \
+  lib/x86_64-linux-gnu/cmake/civetweb/civetweb-config.cmake lib/x86_64-linux-gnu/libutf8proc.so \
+  lib/x86_64-linux-gnu/libz.so; do
   [ -e "$prefix/usr/$f" ] || die "$prefix/usr/$f missing after extracting $deps" "re-run: $fetch_hint"
 done
 say "carried packages unpacked into $prefix"
+
+# --- OpenSSL libcrypto (SHA-256): the machine's libssl-dev, else one carried in $deps ---------
+openssl_root=""
+sys_crypto=$(ls /usr/lib/x86_64-linux-gnu/libcrypto.so.3 /lib/x86_64-linux-gnu/libcrypto.so.3 2>/dev/null | head -1 || true)
+if [ -f /usr/include/openssl/evp.h ] && [ -e /usr/lib/x86_64-linux-gnu/libcrypto.so ]; then
+  openssl_source="the machine (/usr/include/openssl, /usr/lib/x86_64-linux-gnu/libcrypto.so)"
+elif [ -f "$prefix/usr/include/openssl/evp.h" ]; then
+  # Debian's libssl-dev: its libcrypto.so points at a libcrypto.so.3 it does not carry; link the
+  # machine's own (OpenSSL 3 keeps its ABI within 3.x).
+  [ -n "$sys_crypto" ] || die "OpenSSL headers are carried in $deps but this machine has no libcrypto.so.3" \
+    "install libssl3 (or libssl3t64) on the machine, or carry libssl3 next to libssl-dev in $deps"
+  ln -sfn "$sys_crypto" "$libdir/libcrypto.so"
+  openssl_root=$prefix/usr
+  openssl_source="$deps (libssl-dev headers) + $sys_crypto"
+else
+  die "OpenSSL's libcrypto headers (openssl/evp.h) are neither on this machine (/usr/include) nor in $deps: SHA-256 checksums need them" \
+    "here, in the repo root: (cd .device-deps && apt-get download libssl-dev), then carry .device-deps again; or install libssl-dev on the machine"
+fi
+[ -f "${openssl_root:-/usr}/include/openssl/opensslv.h" ] || die "${openssl_root:-/usr}/include/openssl/opensslv.h missing: incomplete OpenSSL headers" \
+  "re-fetch libssl-dev into $deps, or reinstall libssl-dev on the machine"
+grep -q '# *define OPENSSL_VERSION_MAJOR *3' "${openssl_root:-/usr}/include/openssl/opensslv.h" \
+  || die "the OpenSSL headers in ${openssl_root:-/usr}/include are not OpenSSL 3" "carry Debian 12's libssl-dev (OpenSSL 3.0) in $deps"
+say "OpenSSL libcrypto from $openssl_source"
 
 # --- machine: toolkit, torch, MPI, HDF5 ------------------------------------------------------
 [ -x "$cuda/bin/nvcc" ] || die "no nvcc at $cuda/bin/nvcc: this would build without CUDA/NCCL" "set CUDA_HOME to the toolkit"
@@ -143,7 +174,12 @@ start=$(date +%s)
 generator=$(command -v ninja >/dev/null && echo Ninja || echo 'Unix Makefiles')
 cmake -S . -B "$build" -G "$generator" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_PREFIX_PATH="$torch_prefix" \
   -DSIMCSEPP_PYTHON="$py" -DSIMCSEPP_NCCL_ROOT="$nccl_root" -DCMAKE_CUDA_COMPILER="$cuda/bin/nvcc" \
+  -DSIMCSEPP_WITH_PROMETHEUS_CPP=ON ${openssl_root:+-DOPENSSL_ROOT_DIR="$openssl_root"} \
   2>&1 | tee "$out/configure.log"
+# The build would otherwise go on without /metrics (CMake only warns): here that is a failure.
+grep -q "simcsepp: prometheus-cpp .* serves /metrics" "$out/configure.log" \
+  || die "CMake did not find prometheus-cpp in $prefix (see $out/configure.log): /metrics would be disabled" \
+    "check that $prefix/usr/lib/x86_64-linux-gnu/cmake/prometheus-cpp and .../cmake/civetweb exist; re-run: $fetch_hint"
 configured=$(date +%s)
 targets=()
 for t in ${SIMCSEPP_BUILD_TARGETS:-}; do targets+=(--target "$t"); done

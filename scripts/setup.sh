@@ -25,7 +25,8 @@ APT_PKGS=(
   libopenmpi-dev openmpi-bin
   libhdf5-dev
   libboost-program-options-dev
-  libcivetweb-dev
+  libcivetweb-dev prometheus-cpp-dev libcurl4-openssl-dev
+  libssl-dev
   prometheus
   libutf8proc-dev
   nlohmann-json3-dev

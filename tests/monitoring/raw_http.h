@@ -20,10 +20,12 @@ struct HttpReply {
   std::string body;
 };
 
-inline HttpReply send_raw(int port, const std::string& request) {
+// timeout_ms bounds each send and each receive (SO_SNDTIMEO / SO_RCVTIMEO): a server that does
+// not answer in time gives status 0.
+inline HttpReply send_raw(int port, const std::string& request, int timeout_ms = 10000) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");
-  timeval timeout{10, 0};
+  timeval timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   sockaddr_in addr{};
@@ -57,8 +59,8 @@ inline HttpReply send_raw(int port, const std::string& request) {
   return reply;
 }
 
-inline HttpReply get(int port, const std::string& path) {
-  return send_raw(port, "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n");
+inline HttpReply get(int port, const std::string& path, int timeout_ms = 10000) {
+  return send_raw(port, "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n", timeout_ms);
 }
 
 }  // namespace simcsepp::monitoring::testing

@@ -7,7 +7,7 @@ add_executable(monitoring_metrics_driver ${CMAKE_CURRENT_SOURCE_DIR}/monitoring/
 target_link_libraries(monitoring_metrics_driver PRIVATE simcsepp_monitoring simcsepp_warnings)
 set_target_properties(monitoring_metrics_driver PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 
-if(SIMCSEPP_HAVE_CIVETWEB)
+if(SIMCSEPP_HAVE_PROMETHEUS_CPP)
   # A real Prometheus (Debian's prometheus package, installed by scripts/setup.sh) scrapes the
   # driver; bounded to well under 2 minutes, loopback only.
   add_test(NAME monitoring.prometheus_service
@@ -24,8 +24,8 @@ if(SIMCSEPP_HAVE_CIVETWEB)
     ENVIRONMENT "${SIMCSEPP_TEST_ENV};SIMCSEPP_MPIRUN=${_monitoring_mpirun}" TIMEOUT 240 PROCESSORS 2)
 else()
   foreach(_t monitoring.prometheus_service monitoring.prometheus_training)
-    simcsepp_missing_dependency_test(${_t} "civetweb (the /metrics endpoint)"
-      "apt-get install libcivetweb-dev (scripts/setup.sh), or scripts/device-build.sh on the GPU machine")
+    simcsepp_missing_dependency_test(${_t} "prometheus-cpp (the /metrics endpoint)"
+      "apt-get install prometheus-cpp-dev (scripts/setup.sh), or scripts/device-build.sh on the GPU machine")
   endforeach()
 endif()
 simcsepp_add_python_test(monitoring.names_check monitoring_names_check.py)

@@ -60,8 +60,8 @@ class InspectCommand final : public Command {
 #else
               << "  NCCL            not compiled (CPU collectives over MPI only)\n"
 #endif
-#if SIMCSEPP_HAVE_CIVETWEB
-              << "  /metrics server civetweb\n"
+#if SIMCSEPP_HAVE_PROMETHEUS_CPP
+              << "  /metrics server prometheus-cpp (civetweb)\n"
 #else
               << "  /metrics server not compiled (JSONL metrics only)\n"
 #endif
