@@ -9,6 +9,7 @@
 #include "cluster/base/error.h"
 #include "model/autocast_scope.h"
 #include "model/dropout_masks.h"
+#include "model/objective_backward.h"
 #include "model/objective_forward.h"
 #include "trainer/rng_snapshot.h"
 
@@ -41,7 +42,8 @@ ChunkedMicroBatch chunked_forward_backward(model::SentenceEncoder& encoder, clus
                                            const model::ObjectiveConfig& objective, model::Pooler pooler,
                                            const std::vector<torch::Tensor>& input_ids,
                                            const std::vector<torch::Tensor>& attention_mask, int64_t chunk_size,
-                                           double loss_scale, bool mixed_precision, PhaseClock& clock) {
+                                           double loss_scale, bool mixed_precision, PhaseClock& clock,
+                                           int64_t logits_budget) {
   SIMCSEPP_CHECK(!input_ids.empty() && input_ids.size() == attention_mask.size(), "column count mismatch");
   const int64_t n = input_ids.front().size(0);
   const int64_t chunks = chunk_count(n, chunk_size);
@@ -83,12 +85,12 @@ ChunkedMicroBatch chunked_forward_backward(model::SentenceEncoder& encoder, clus
     inputs.push_back(*leaf_fields[i]);
     input_view.push_back(i);
   }
-  const auto loss = model::objective_loss(comm, objective, leaves);
   clock.lap(PhaseClock::kForward);
-  // allow_unused: views the objective does not read (e.g. dropout-on hard negatives under
-  // off-dropout) get no gradient and are not backpropagated.
-  const auto grads = torch::autograd::grad({loss.total * loss_scale}, inputs, {}, /*retain_graph=*/false,
-                                           /*create_graph=*/false, /*allow_unused=*/true);
+  // The loss's gradient lands in the leaves' .grad(); views the objective does not read (e.g.
+  // dropout-on hard negatives under off-dropout) get none and are not backpropagated.
+  const auto loss = model::objective_loss_backward(comm, objective, leaves, loss_scale, logits_budget);
+  std::vector<torch::Tensor> grads;
+  for (const auto& input : inputs) grads.push_back(input.grad());
 
   // Pass 2: each chunk again with autograd and the same masks; backpropagate its gradient rows.
   for (int64_t c = 0; c < chunks; ++c) {
@@ -113,9 +115,7 @@ ChunkedMicroBatch chunked_forward_backward(model::SentenceEncoder& encoder, clus
   clock.lap(PhaseClock::kBackward);
 
   ChunkedMicroBatch out;
-  out.loss.total = loss.total.detach();
-  out.loss.instance = loss.instance.detach();
-  out.loss.dcl = loss.dcl.detach();
+  out.loss = loss;
   out.anchor = leaves.anchor.detach();
   return out;
 }

@@ -5,10 +5,11 @@
 //   pass 1 (no autograd): for each chunk, snapshot the dropout generators (rng_snapshot.h) and
 //          encode every view the objective needs (encode_views on the chunk's rows: dropout-on
 //          views, and the dropout-off views under off-dropout); concatenate per view.
-//   loss:  the views become leaf tensors that require grad; objective_loss on them, exactly as
-//          unchunked (negatives gathered with all_gather_with_grad, the off-dropout rule, DCL
-//          statistics over the global batch); autograd::grad of loss * loss_scale w.r.t. the
-//          leaves. Its backward runs the gather's reduce-scatter, so each rank's cached
+//   loss:  the views become leaf tensors that require grad; objective_loss_backward on them
+//          (model/objective_backward.h), exactly the unchunked objective (negatives gathered
+//          with all_gather_with_grad, the off-dropout rule, DCL statistics over the global
+//          batch), backpropagated (loss * loss_scale) into the leaves - in row blocks of the
+//          logits when N x W*N would exceed logits_budget (0 = never). Its backward runs the gather's reduce-scatter, so each rank's cached
 //          gradient includes the terms of every other rank's loss rows that use its sentences
 //          as negatives (and DCL's global statistics) - the same numbers unchunked backward
 //          sends into the encoder. Every rank must call this at the same point (collectives).
@@ -48,11 +49,12 @@ struct ChunkedMicroBatch {
 };
 
 // input_ids / attention_mask: one [N, L] tensor per column, on the encoder's device. Laps
-// `clock`: pass 1 and the loss as forward, the loss gradient and pass 2 as backward.
+// `clock`: pass 1 as forward, the loss with its gradient and pass 2 as backward.
 ChunkedMicroBatch chunked_forward_backward(model::SentenceEncoder& encoder, cluster::Communicator& comm,
                                            const model::ObjectiveConfig& objective, model::Pooler pooler,
                                            const std::vector<torch::Tensor>& input_ids,
                                            const std::vector<torch::Tensor>& attention_mask, int64_t chunk_size,
-                                           double loss_scale, bool mixed_precision, PhaseClock& clock);
+                                           double loss_scale, bool mixed_precision, PhaseClock& clock,
+                                           int64_t logits_budget = 0);
 
 }  // namespace simcsepp::trainer

@@ -52,7 +52,7 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
       blocking_(comm),
       schedule_(config_.adamw.lr, config_.warmup_steps, config_.total_steps) {
   SIMCSEPP_CHECK(config_.grad_accum >= 1, "grad_accum must be >= 1");
-  SIMCSEPP_CHECK(config_.chunk_size >= 0, "chunk_size must be >= 0");
+  SIMCSEPP_CHECK(config_.chunk_size >= 0 && config_.logits_budget >= 0, "chunk_size and logits_budget must be >= 0");
   encoder_->train();
   auto params = encoder_->parameters();
   cluster::GradientReducerOptions reducer_options;
@@ -103,7 +103,8 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
     }
     if (config_.chunk_size > 0) {
       const auto r = chunked_forward_backward(encoder_, comm_, config_.objective, config_.pooler, ids, masks,
-                                              config_.chunk_size, scale, config_.mixed_precision, clock);
+                                              config_.chunk_size, scale, config_.mixed_precision, clock,
+                                              config_.logits_budget);
       out.loss += r.loss.total * scale;
       out.instance += r.loss.instance * scale;
       out.dcl += r.loss.dcl * scale;

@@ -55,6 +55,10 @@ struct TrainStepConfig {
   // Gradient caching: sentences per encoder chunk (the last chunk of a micro-batch may be
   // shorter); 0 = off (every micro-batch in one piece).
   int64_t chunk_size = 0;
+  // With chunk_size: above this many instance-loss logits per rank (N x W*N, twice that with
+  // hard negatives) the loss and its gradient run in row blocks of at most this many (model/
+  // objective_backward.h); 0 = always dense.
+  int64_t logits_budget = int64_t{1} << 26;
   int64_t bucket_bytes = 25 * 1024 * 1024;  // gradient all-reduce bucket size
   // bf16 autocast of the encoder calls, one region per micro-batch forward (model/autocast_scope.h);
   // CUDA, or CPU autocast where asked for (tests, --precision bf16). Losses stay fp32.

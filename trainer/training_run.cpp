@@ -74,6 +74,8 @@ void TrainOptions::validate() const {
   need(chunk_size >= 0, "chunk size must be >= 0, got " + std::to_string(chunk_size), "--chunk-size",
        "0 turns gradient caching off; otherwise sentences per encoder chunk, e.g. 64 (need not divide "
        "--batch-size: the last chunk is shorter)");
+  need(logits_budget >= 0, "logits budget must be >= 0, got " + std::to_string(logits_budget), "--logits-budget",
+       "0 = the instance loss always dense; the default 67108864 (2^26 logits, 256 MiB in fp32)");
   need(eval_every >= 0, "eval interval must be >= 0", "--eval-every", "the paper evaluates every 125 steps");
   need(checkpoint_every >= 0, "checkpoint interval must be >= 0", "--checkpoint-every", "0 = at every evaluation");
   need(keep_checkpoints >= 1, "must keep at least one checkpoint", "--keep-checkpoints", "the default keeps 3");
@@ -136,6 +138,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"grad_clip", grad_clip},
           {"grad_accum", grad_accum},
           {"chunk_size", chunk_size},
+          {"logits_budget", logits_budget},
           {"eval_every", eval_every},
           {"sts_dev", sts_dev},
           {"pooler", pooler},
@@ -411,6 +414,7 @@ int run_training(const TrainOptions& o) {
   sc.grad_accum = o.grad_accum;
   // A chunk as large as the micro-batch would only add the second forward: chunking is off.
   sc.chunk_size = o.chunk_size < o.batch_size ? o.chunk_size : 0;
+  sc.logits_budget = o.logits_budget;
   if (o.chunk_size > 0 && sc.chunk_size == 0) {
     LOG_INFO("--chunk-size " << o.chunk_size << " >= --batch-size " << o.batch_size
                              << ": gradient caching off (the micro-batch is one chunk)");

@@ -9,6 +9,8 @@
 // This is the test that fails when the cached gradient misses the other ranks' loss terms
 // (all_gather_with_grad's reduce-scatter backward) or DCL's global statistics. The
 // torch-generator side (pass 2 replays pass 1's masks) is tests/trainer/chunked_step_test.cpp.
+// With a small logits budget the instance loss and its gradient run in row blocks
+// (model/objective_backward.h) and must still match, across ranks.
 // Also: a chunk as large as the batch is bit-identical to no chunking on every rank (torch's
 // generator, per-rank seeds).
 // Bounds: gradients and parameters within 1e-9 (relative to the largest gradient entry, or
@@ -70,10 +72,12 @@ struct Case {
   std::string objective;
   int64_t grad_accum;
   int64_t chunk;
+  int64_t logits_budget = 0;  // > 0: the instance loss runs in row blocks (objective_backward.h)
 };
 
 void PrintTo(const Case& c, std::ostream* os) {
-  *os << c.objective << " grad_accum " << c.grad_accum << " chunk " << c.chunk;
+  *os << c.objective << " grad_accum " << c.grad_accum << " chunk " << c.chunk << " logits budget "
+      << c.logits_budget;
 }
 
 class ChunkedEquivalence : public ::testing::TestWithParam<Case> {};
@@ -81,7 +85,9 @@ class ChunkedEquivalence : public ::testing::TestWithParam<Case> {};
 TEST_P(ChunkedEquivalence, WRanksChunkedEqualOneProcessUnchunkedOnTheGlobalBatch) {
   const auto& param = GetParam();
   const int w = comm().world_size(), me = comm().rank();
-  TrainStep chunked(make_encoder(), step_config(param.objective, param.grad_accum, param.chunk), comm());
+  auto config = step_config(param.objective, param.grad_accum, param.chunk);
+  config.logits_budget = param.logits_budget;
+  TrainStep chunked(make_encoder(), config, comm());
   cluster::SingleProcessCommunicator single;
   TrainStep reference(make_encoder(), step_config(param.objective, param.grad_accum, 0), single);
   const int columns = chunked.config().objective.supervised ? 3 : 1;
@@ -133,10 +139,13 @@ INSTANTIATE_TEST_SUITE_P(Objectives, ChunkedEquivalence,
                          ::testing::Values(Case{"simcse", 1, 2}, Case{"off-dropout", 1, 2}, Case{"dcl", 1, 2},
                                            Case{"simcse++", 1, 2}, Case{"supervised", 1, 2},
                                            Case{"supervised+off-dropout+dcl", 1, 4}, Case{"simcse++", 2, 4},
-                                           Case{"supervised", 2, 4}, Case{"dcl", 1, 5}),
+                                           Case{"supervised", 2, 4}, Case{"dcl", 1, 5},
+                                           // Blockwise instance loss: blocks of 1 row; blocks of 4 / 2 / 1 rows at np 1 / 2 / 3.
+                                           Case{"simcse++", 1, 2, 1}, Case{"supervised", 1, 4, 48}),
                          [](const auto& info) {
                            std::string n = info.param.objective + "_accum" + std::to_string(info.param.grad_accum) +
-                                           "_chunk" + std::to_string(info.param.chunk);
+                                           "_chunk" + std::to_string(info.param.chunk) +
+                                           (info.param.logits_budget > 0 ? "_blockwise" : "");
                            for (auto& ch : n)
                              if (ch == '-' || ch == '+') ch = '_';
                            return n;
