@@ -109,6 +109,12 @@ void GradientReducer::zero_grad() {
   launched_early_ = 0;
 }
 
+void GradientReducer::set_backward_passes_per_step(int passes) {
+  SIMCSEPP_CHECK(passes >= 1, "backward_passes_per_step must be >= 1");
+  for (const auto& b : buckets_) SIMCSEPP_CHECK(!b.work, "set_backward_passes_per_step() with an all-reduce pending");
+  options_.backward_passes_per_step = passes;
+}
+
 void GradientReducer::before_accumulate(size_t i) {
   Bucket& b = buckets_[bucket_of_[i]];
   if (!b.launched) return;

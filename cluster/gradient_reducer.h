@@ -53,6 +53,9 @@ class GradientReducer {
 
   void zero_grad();
   void reduce();
+  // Backward passes from the next zero_grad() on (e.g. gradient caching runs one per chunk);
+  // call between reduce() and zero_grad(), with the same value on every rank.
+  void set_backward_passes_per_step(int passes);
 
   // The flat gradient buffers (one per dtype), e.g. for the global grad norm.
   const std::vector<torch::Tensor>& buffers() const { return buffers_; }

@@ -14,9 +14,14 @@ struct KeyedState {
   testing::KeyedDropoutOptions options;
   int64_t call = -1;  // index of the current dropout-on encoder call
   int64_t site = 0;   // dropout applications so far in that call
+  // DropoutChunks: the calls hold rows [chunk_offset, chunk_offset + chunk_rows) of each view
+  // (chunk_rows 0: the whole batch, rows_per_view per view).
+  int64_t chunk_offset = 0;
+  int64_t chunk_rows = 0;
 };
 
 thread_local KeyedState* keyed_state = nullptr;
+thread_local testing::DropoutRecorder* recorder = nullptr;
 
 uint64_t mix(uint64_t h, uint64_t v) {  // splitmix64 finaliser over h ^ v
   uint64_t z = h ^ (v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
@@ -30,8 +35,11 @@ torch::Tensor keyed_dropout(const torch::Tensor& x, double p, DropoutShape shape
   TORCH_CHECK(keyed_state->call >= 0, "keyed dropout: no BertModel call began");
   const int64_t site = keyed_state->site++;
   const int64_t rows = x.size(0);
-  TORCH_CHECK(o.rows_per_view > 0 && rows % o.rows_per_view == 0, "keyed dropout: a call of ", rows,
-              " rows is not whole views of rows_per_view ", o.rows_per_view);
+  const bool chunked = keyed_state->chunk_rows > 0;
+  const int64_t per_view = chunked ? keyed_state->chunk_rows : o.rows_per_view;
+  const int64_t first = o.first_row + (chunked ? keyed_state->chunk_offset : 0);
+  TORCH_CHECK(per_view > 0 && rows % per_view == 0, "keyed dropout: a call of ", rows,
+              " rows is not whole views of ", per_view, " rows");
   // Per-row canonical shape: every sequence dimension drawn at max_length, then cut to L.
   std::vector<int64_t> canonical(x.sizes().begin() + 1, x.sizes().end());
   const std::vector<int64_t> length_dims =
@@ -46,8 +54,8 @@ torch::Tensor keyed_dropout(const torch::Tensor& x, double p, DropoutShape shape
     uint64_t key = mix(o.seed, static_cast<uint64_t>(o.update));
     key = mix(key, static_cast<uint64_t>(keyed_state->call));
     key = mix(key, static_cast<uint64_t>(site));
-    key = mix(key, static_cast<uint64_t>(r / o.rows_per_view));
-    key = mix(key, static_cast<uint64_t>(o.first_row + r % o.rows_per_view));
+    key = mix(key, static_cast<uint64_t>(r / per_view));
+    key = mix(key, static_cast<uint64_t>(first + r % per_view));
     auto gen = at::make_generator<at::CPUGeneratorImpl>(key);
     auto keep = torch::empty(canonical, torch::kDouble).bernoulli_(1.0 - p, gen);
     for (auto d : length_dims) keep = keep.narrow(d, 0, x.size(d + 1));
@@ -60,8 +68,10 @@ torch::Tensor keyed_dropout(const torch::Tensor& x, double p, DropoutShape shape
 }  // namespace
 
 torch::Tensor apply_dropout(const torch::Tensor& x, double p, bool train, DropoutShape shape) {
-  if (keyed_state == nullptr || !train || p == 0.0) return torch::dropout(x, p, train);
-  return keyed_dropout(x, p, shape);
+  if ((keyed_state == nullptr && recorder == nullptr) || !train || p == 0.0) return torch::dropout(x, p, train);
+  auto out = keyed_state != nullptr ? keyed_dropout(x, p, shape) : torch::dropout(x, p, train);
+  if (recorder != nullptr) recorder->add({x.detach().clone(), out.detach().clone()});
+  return out;
 }
 
 bool keyed_dropout_active() { return keyed_state != nullptr; }
@@ -70,6 +80,27 @@ void begin_keyed_dropout_call() {
   if (keyed_state == nullptr) return;
   ++keyed_state->call;
   keyed_state->site = 0;
+}
+
+DropoutChunks::DropoutChunks() {
+  if (keyed_state == nullptr) return;
+  TORCH_CHECK(keyed_state->chunk_rows == 0, "DropoutChunks: a micro-batch is already being chunked");
+  base_call_ = keyed_state->call;
+}
+
+DropoutChunks::~DropoutChunks() {
+  if (keyed_state == nullptr) return;
+  keyed_state->chunk_offset = 0;
+  keyed_state->chunk_rows = 0;
+}
+
+void DropoutChunks::begin(int64_t offset, int64_t rows) {
+  if (keyed_state == nullptr) return;
+  TORCH_CHECK(offset >= 0 && rows > 0, "DropoutChunks: bad chunk offset ", offset, " rows ", rows);
+  // Every chunk re-runs the same (unchunked) calls on other rows: rewind their call index.
+  keyed_state->call = base_call_;
+  keyed_state->chunk_offset = offset;
+  keyed_state->chunk_rows = rows;
 }
 
 namespace testing {
@@ -85,6 +116,13 @@ KeyedDropoutScope::~KeyedDropoutScope() {
   delete keyed_state;
   keyed_state = nullptr;
 }
+
+DropoutRecorder::DropoutRecorder() {
+  TORCH_CHECK(recorder == nullptr, "DropoutRecorder: recorders do not nest");
+  recorder = this;
+}
+
+DropoutRecorder::~DropoutRecorder() { recorder = nullptr; }
 
 }  // namespace testing
 }  // namespace simcsepp::model

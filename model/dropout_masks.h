@@ -19,11 +19,17 @@
 // (first_row = 0, rows_per_view = W*B): data-parallel equivalence can be tested WITH dropout.
 // In the keyed mode, attention dropout runs on explicit attention probabilities (softmax of the
 // masked scores) instead of inside SDPA, whose internal mask cannot be keyed per row.
+//
+// Chunked encoding (gradient caching, trainer/chunked_forward_backward.h) encodes a batch in row
+// chunks, twice. DropoutChunks tells the keyed mode which rows a chunk's calls hold, so a keyed
+// sentence gets the masks it would get unchunked; torch's generator is not its business (the
+// trainer snapshots and restores it, trainer/rng_snapshot.h).
 #pragma once
 
 #include <torch/types.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace simcsepp::model {
 
@@ -39,6 +45,24 @@ bool keyed_dropout_active();
 
 // BertModel::forward calls this once per dropout-on call when keyed_dropout_active().
 void begin_keyed_dropout_call();
+
+// One micro-batch encoded in chunks. Between begin(offset, rows) and the next begin() (or the
+// end of the object) the encoder calls hold rows [offset, offset + rows) of each view of the
+// batch. In the keyed mode the masks are then keyed by those rows' positions in the batch, and
+// every chunk (of either pass) gets the call indices of the unchunked calls, so chunked and
+// unchunked masks are the same; after the object the next call index is the one the unchunked
+// calls leave. Outside the keyed mode it does nothing. Not nestable; training thread only.
+class DropoutChunks {
+ public:
+  DropoutChunks();
+  ~DropoutChunks();
+  void begin(int64_t offset, int64_t rows);
+  DropoutChunks(const DropoutChunks&) = delete;
+  DropoutChunks& operator=(const DropoutChunks&) = delete;
+
+ private:
+  int64_t base_call_ = -1;  // keyed call counter when the micro-batch began
+};
 
 namespace testing {
 
@@ -57,6 +81,28 @@ class KeyedDropoutScope {
   ~KeyedDropoutScope();
   KeyedDropoutScope(const KeyedDropoutScope&) = delete;
   KeyedDropoutScope& operator=(const KeyedDropoutScope&) = delete;
+};
+
+// What one dropout-on site saw and produced: output = input * mask / (1 - p), so equal inputs
+// and equal outputs mean equal masks wherever the mask matters (input != 0).
+struct DropoutRecord {
+  torch::Tensor input, output;
+};
+
+// TEST ONLY. While alive, every dropout application with train && p > 0 that goes through
+// apply_dropout (embedding and hidden-state sites, and attention in the keyed mode; SDPA's
+// internal attention dropout is not visible) is recorded in order, on this thread.
+class DropoutRecorder {
+ public:
+  DropoutRecorder();
+  ~DropoutRecorder();
+  DropoutRecorder(const DropoutRecorder&) = delete;
+  DropoutRecorder& operator=(const DropoutRecorder&) = delete;
+  const std::vector<DropoutRecord>& records() const { return records_; }
+  void add(DropoutRecord record) { records_.push_back(std::move(record)); }
+
+ private:
+  std::vector<DropoutRecord> records_;
 };
 
 }  // namespace testing

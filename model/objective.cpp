@@ -17,18 +17,14 @@ void require(const torch::Tensor& t, const char* view, const ObjectiveConfig& co
 
 }  // namespace
 
-ObjectiveLoss objective_loss(cluster::Communicator& comm, const ObjectiveConfig& config, const ObjectiveViews& views) {
+ContrastiveViews instance_views(const ObjectiveConfig& config, const ObjectiveViews& views) {
   require(views.anchor, "anchor", config);
   require(views.positive, "positive", config);
   ContrastiveViews cv;
   cv.anchor = views.anchor;
   cv.positive = views.positive;
-  ContrastiveOptions options;
-  options.temperature = config.temperature;
-  options.hard_negative_weight = config.hard_negative_weight;
   if (config.off_dropout) {
     require(views.anchor_off, "anchor_off", config);
-    options.pos_ratio = config.pos_ratio;
     cv.neg_anchor = views.anchor_off;
     if (config.supervised) {
       require(views.positive_off, "positive_off", config);
@@ -43,6 +39,20 @@ ObjectiveLoss objective_loss(cluster::Communicator& comm, const ObjectiveConfig&
     // Supervised pairs without a third column simply have no hard negatives.
     if (config.supervised) cv.hard_negatives = views.hard_negative;
   }
+  return cv;
+}
+
+ContrastiveOptions instance_options(const ObjectiveConfig& config) {
+  ContrastiveOptions options;
+  options.temperature = config.temperature;
+  options.hard_negative_weight = config.hard_negative_weight;
+  if (config.off_dropout) options.pos_ratio = config.pos_ratio;
+  return options;
+}
+
+ObjectiveLoss objective_loss(cluster::Communicator& comm, const ObjectiveConfig& config, const ObjectiveViews& views) {
+  const auto cv = instance_views(config, views);
+  const auto options = instance_options(config);
   ObjectiveLoss out;
   out.instance = contrastive_loss(comm, cv, options);
   if (config.dcl) {

@@ -12,6 +12,7 @@
 #include <torch/types.h>
 
 #include "cluster/communicator.h"
+#include "model/contrastive_loss.h"
 #include "model/objective_config.h"
 
 namespace simcsepp::model {
@@ -30,6 +31,11 @@ struct ObjectiveLoss {
   torch::Tensor instance;  // the contrastive part
   torch::Tensor dcl;       // the DCL part before weighting (zero when DCL is off)
 };
+
+// The instance loss's inputs under `config`: which views are anchors, columns and hard
+// negatives (the off-dropout rule lives here). Throws simcsepp::Error if a view is missing.
+ContrastiveViews instance_views(const ObjectiveConfig& config, const ObjectiveViews& views);
+ContrastiveOptions instance_options(const ObjectiveConfig& config);
 
 // Throws simcsepp::Error if a view the config needs is missing.
 ObjectiveLoss objective_loss(cluster::Communicator& comm, const ObjectiveConfig& config, const ObjectiveViews& views);

@@ -10,6 +10,7 @@
 #include "model/autocast_scope.h"
 #include "model/objective.h"
 #include "model/objective_forward.h"
+#include "trainer/chunked_forward_backward.h"
 
 namespace simcsepp::trainer {
 
@@ -51,6 +52,7 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
       blocking_(comm),
       schedule_(config_.adamw.lr, config_.warmup_steps, config_.total_steps) {
   SIMCSEPP_CHECK(config_.grad_accum >= 1, "grad_accum must be >= 1");
+  SIMCSEPP_CHECK(config_.chunk_size >= 0 && config_.logits_budget >= 0, "chunk_size and logits_budget must be >= 0");
   encoder_->train();
   auto params = encoder_->parameters();
   cluster::GradientReducerOptions reducer_options;
@@ -69,6 +71,14 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
   StepOutput out;
   out.update = updates_;
   out.lr = schedule_.lr_at(updates_);
+  // One backward pass per micro-batch, or per chunk with gradient caching: the reducer launches
+  // each bucket when the last one has delivered its gradient.
+  int64_t passes = 0;
+  for (const auto& mb : micro_batches) {
+    SIMCSEPP_CHECK(!mb.empty() && mb.front().rows >= 1, "step() got an empty micro-batch");
+    passes += config_.chunk_size > 0 ? chunk_count(mb.front().rows, config_.chunk_size) : 1;
+  }
+  reducer_->set_backward_passes_per_step(static_cast<int>(passes));
   reducer_->zero_grad();
   const double scale = 1.0 / static_cast<double>(config_.grad_accum);
   auto zero = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
@@ -91,6 +101,16 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
         ids.push_back(to_ids_tensor(c, device_));
         masks.push_back(to_mask_tensor(c, device_));
       }
+    }
+    if (config_.chunk_size > 0) {
+      const auto r = chunked_forward_backward(encoder_, comm_, config_.objective, config_.pooler, ids, masks,
+                                              config_.chunk_size, scale, config_.mixed_precision, clock,
+                                              config_.logits_budget);
+      out.loss += r.loss.total * scale;
+      out.instance += r.loss.instance * scale;
+      out.dcl += r.loss.dcl * scale;
+      anchor = r.anchor;
+      continue;
     }
     model::ObjectiveViews views;
     {

@@ -7,6 +7,14 @@
 // so every rank skips (or stops) together; fused AdamW that leaves everything unchanged when the
 // non-finite flag is set.
 //
+// Gradient caching (chunk_size > 0, chunked_forward_backward.h): each micro-batch is encoded in
+// chunks of chunk_size sentences twice (without, then with autograd) and its loss and loss
+// gradient are computed once over the whole micro-batch, so the update is the unchunked one
+// (same loss, same gradient up to rounding, bit-identical for chunk_size >= rows) with the
+// activation memory of one chunk. The reducer is told the number of backward passes (one per
+// chunk) so its buckets are still all-reduced once per update, overlapping the last chunk's
+// backward.
+//
 // A PhaseClock (phase_clock.h) times forward, backward, communication (reduce()) and optimizer
 // (norm, flag all-reduce, clipping, AdamW); StepOutput carries it to be read one step late.
 //
@@ -44,6 +52,13 @@ struct TrainStepConfig {
   int64_t total_steps = 1;  // of the linear decay
   double grad_clip = 0.0;   // max global L2 norm; 0 = off
   int64_t grad_accum = 1;
+  // Gradient caching: sentences per encoder chunk (the last chunk of a micro-batch may be
+  // shorter); 0 = off (every micro-batch in one piece).
+  int64_t chunk_size = 0;
+  // With chunk_size: above this many instance-loss logits per rank (N x W*N, twice that with
+  // hard negatives) the loss and its gradient run in row blocks of at most this many (model/
+  // objective_backward.h); 0 = always dense.
+  int64_t logits_budget = int64_t{1} << 26;
   int64_t bucket_bytes = 25 * 1024 * 1024;  // gradient all-reduce bucket size
   // bf16 autocast of the encoder calls, one region per micro-batch forward (model/autocast_scope.h);
   // CUDA, or CPU autocast where asked for (tests, --precision bf16). Losses stay fp32.
@@ -104,6 +119,9 @@ class TrainStep {
   model::SentenceEncoder& encoder() { return encoder_; }
   const TrainStepConfig& config() const { return config_; }
   torch::Device device() const { return device_; }
+  // The flat gradient buffers (one per dtype) after step(): the update's rank-averaged (and
+  // clipped) gradient; for tests and diagnostics.
+  const std::vector<torch::Tensor>& gradients() const { return reducer_->buffers(); }
 
  private:
   model::SentenceEncoder encoder_;

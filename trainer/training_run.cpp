@@ -44,6 +44,7 @@
 #include "trainer/run_metrics.h"
 #include "trainer/sentence_embedder.h"
 #include "trainer/sts_evaluation.h"
+#include "trainer/chunked_forward_backward.h"
 #include "trainer/train_step.h"
 #include "trainer/training_checkpoint.h"
 
@@ -73,6 +74,11 @@ void TrainOptions::validate() const {
   need(std::isfinite(epochs) && epochs > 0, "epochs must be > 0", "--epochs", "the paper trains 1 epoch");
   need(std::isfinite(grad_clip) && grad_clip >= 0, "gradient clip must be >= 0", "--grad-clip", "0 turns clipping off");
   need(grad_accum >= 1, "gradient accumulation must be >= 1", "--grad-accum", "1 = no accumulation");
+  need(chunk_size >= 0, "chunk size must be >= 0, got " + std::to_string(chunk_size), "--chunk-size",
+       "0 turns gradient caching off; otherwise sentences per encoder chunk, e.g. 64 (need not divide "
+       "--batch-size: the last chunk is shorter)");
+  need(logits_budget >= 0, "logits budget must be >= 0, got " + std::to_string(logits_budget), "--logits-budget",
+       "0 = the instance loss always dense; the default 67108864 (2^26 logits, 256 MiB in fp32)");
   need(eval_every >= 0, "eval interval must be >= 0", "--eval-every", "the paper evaluates every 125 steps");
   need(checkpoint_every >= 0, "checkpoint interval must be >= 0", "--checkpoint-every", "0 = at every evaluation");
   need(keep_checkpoints >= 1, "must keep at least one checkpoint", "--keep-checkpoints", "the default keeps 3");
@@ -134,6 +140,8 @@ nlohmann::json TrainOptions::to_json() const {
           {"hard_negative_weight", hard_negative_weight},
           {"grad_clip", grad_clip},
           {"grad_accum", grad_accum},
+          {"chunk_size", chunk_size},
+          {"logits_budget", logits_budget},
           {"eval_every", eval_every},
           {"sts_dev", sts_dev},
           {"pooler", pooler},
@@ -426,6 +434,16 @@ int run_training(const TrainOptions& o) {
   sc.total_steps = total_steps;
   sc.grad_clip = o.grad_clip;
   sc.grad_accum = o.grad_accum;
+  // A chunk as large as the micro-batch would only add the second forward: chunking is off.
+  sc.chunk_size = o.chunk_size < o.batch_size ? o.chunk_size : 0;
+  sc.logits_budget = o.logits_budget;
+  if (o.chunk_size > 0 && sc.chunk_size == 0) {
+    LOG_INFO("--chunk-size " << o.chunk_size << " >= --batch-size " << o.batch_size
+                             << ": gradient caching off (the micro-batch is one chunk)");
+  } else if (sc.chunk_size > 0) {
+    LOG_INFO("gradient caching: micro-batch of " << o.batch_size << " in " << chunk_count(o.batch_size, sc.chunk_size)
+                                                 << " chunks of <= " << sc.chunk_size << " sentences");
+  }
   sc.bucket_bytes = o.bucket_mb * 1024 * 1024;
   const Precisions precisions = resolve_precisions(o, device.is_cuda());
   sc.mixed_precision = precisions.train_bf16;

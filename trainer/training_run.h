@@ -36,6 +36,8 @@ struct TrainOptions {
   double hard_negative_weight = 1.0;
   double grad_clip = 0.0;
   int64_t grad_accum = 1;
+  int64_t chunk_size = 0;  // gradient caching: sentences per encoder chunk; 0 = off (train_step.h)
+  int64_t logits_budget = int64_t{1} << 26;  // with chunk_size: blockwise instance loss above it; 0 = never
   int64_t eval_every = 125;  // 0: only at the end
   std::string sts_dev = "../shared/data/sts/STSBenchmark/sts-dev.csv";
   std::string pooler = "cls";

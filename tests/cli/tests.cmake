@@ -3,7 +3,8 @@
 #   cli.conventions: exit codes 2 and 3, --help, --version, --config with the command line winning;
 #   train.options: --epochs, --grad-accum, --keep-checkpoints, --resume FILE, and a 2-rank job
 #     refusing a 1-rank checkpoint (mpirun -np 2, so PROCESSORS 2);
-#   train.supervised_e2e: SNLI triplets -> prep -> train --objective supervised -> eval.
+#   train.supervised_e2e: SNLI triplets -> prep -> train --objective supervised -> eval;
+#   train.chunk_size: --chunk-size refused when negative, chunked losses = unchunked, C >= batch off;
 #   train.run_directory_guard: run.json, refused starts and resumes, --overwrite, failed runs, Ctrl-C.
 simcsepp_add_python_test(cli.conventions cli_conventions.py)
 simcsepp_add_python_test(train.options train_options_cli.py)
@@ -11,6 +12,8 @@ string(JOIN " " _cli_mpirun ${SIMCSEPP_MPIRUN})  # a ';' would split the ENVIRON
 set_property(TEST train.options APPEND PROPERTY ENVIRONMENT "SIMCSEPP_MPIRUN=${_cli_mpirun}")
 set_tests_properties(train.options PROPERTIES PROCESSORS 2 TIMEOUT 300)
 simcsepp_add_python_test(train.supervised_e2e train_supervised_e2e.py)
+simcsepp_add_python_test(train.chunk_size train_chunk_size_cli.py)
+set_tests_properties(train.chunk_size PROPERTIES TIMEOUT 300)
 set_tests_properties(cli.conventions train.supervised_e2e PROPERTIES TIMEOUT 300)
 # The C++ SVD behind the logged effective rank vs numpy's SVD of the same batch embeddings.
 simcsepp_add_python_test(train.effective_rank_svd train_effective_rank_svd.py)

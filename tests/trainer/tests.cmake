@@ -27,3 +27,17 @@ foreach(_np 2 3)
   set_property(TEST trainer.train_step_equivalence_np${_np} APPEND PROPERTY ENVIRONMENT "SIMCSEPP_COLLECTIVE_TIMEOUT_S=120")
   set_property(TEST trainer.train_step_equivalence_np${_np} PROPERTY TIMEOUT 600)
 endforeach()
+
+# Gradient caching (--chunk-size) is exact: W ranks chunked == 1 process unchunked on the global
+# batch, every objective, under mpirun -np 1, 2 and 3 (tests/trainer/chunked/).
+file(GLOB _chunked_srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/trainer/chunked/*.cpp)
+add_executable(test_chunked_equivalence ${_chunked_srcs} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/mpi/mpi_test_main.cpp)
+target_link_libraries(test_chunked_equivalence PRIVATE simcsepp_trainer GTest::gtest simcsepp_warnings)
+target_include_directories(test_chunked_equivalence PRIVATE ${PROJECT_SOURCE_DIR})
+set_target_properties(test_chunked_equivalence PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_enable_torch_pch(test_chunked_equivalence)
+foreach(_np 1 2 3)
+  simcsepp_add_mpi_test(trainer.chunked_equivalence_np${_np} ${_np} test_chunked_equivalence)
+  set_property(TEST trainer.chunked_equivalence_np${_np} APPEND PROPERTY ENVIRONMENT "SIMCSEPP_COLLECTIVE_TIMEOUT_S=120")
+  set_property(TEST trainer.chunked_equivalence_np${_np} PROPERTY TIMEOUT 600)
+endforeach()

@@ -36,6 +36,12 @@ class TrainCommand final : public Command {
         "w multiplying exp(s) of hard negatives (supervised)")(
         "grad-clip", po::value(&c.grad_clip)->default_value(c.grad_clip), "max global gradient norm; 0 = off")(
         "grad-accum", po::value(&c.grad_accum)->default_value(c.grad_accum), "micro-batches per update")(
+        "chunk-size", po::value(&c.chunk_size)->default_value(c.chunk_size),
+        "gradient caching: encode each micro-batch in chunks of this many sentences (exact, bounded "
+        "activation memory, one extra forward); 0 = off")(
+        "logits-budget", po::value(&c.logits_budget)->default_value(c.logits_budget),
+        "with --chunk-size: above this many instance-loss logits per rank (batch x global batch) the loss "
+        "and its gradient run in row blocks of at most this many; 0 = always dense")(
         "eval-every", po::value(&c.eval_every)->default_value(c.eval_every),
         "STS-B dev evaluation interval; 0 = end only")("sts-dev", po::value(&c.sts_dev)->default_value(c.sts_dev),
                                                        "STS-B dev CSV (STSBenchmark/sts-dev.csv)")(
