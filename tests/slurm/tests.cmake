@@ -26,6 +26,6 @@ set_property(TEST slurm.multinode_sbatch APPEND PROPERTY RESOURCE_LOCK multinode
 set_property(TEST slurm.multinode_sbatch APPEND PROPERTY LABELS multinode)
 # The launcher's requeue cap (SIMCSEPP_MAX_REQUEUES) and the GPU templates through sbatch --test-only.
 simcsepp_add_slurm_test(slurm.launcher_cap_and_templates launcher_cap_and_templates_test.sh 300)
-# A rank lost mid-run under srun (killed: the step ends at once; exited: the launcher's grace period, srun --wait, ends the others)
-# within seconds, long before the collective timeout (control: without it, the timeout does).
-simcsepp_add_slurm_test(slurm.grace_kill grace_kill_test.sh 300)
+# A rank lost mid-run under srun --mpi=pmix (killed, or exited with code 1): the step is cancelled
+# at once by Slurm's PMIx plugin, long before the collective timeout; the job fails, not requeued.
+simcsepp_add_slurm_test(slurm.lost_rank lost_rank_test.sh 300)
