@@ -28,20 +28,15 @@
 #include "cluster/base/error.h"
 #include "data/corpus_reader.h"
 #include "tests/data/corpus_fixture.h"
+#include "tests/data/mpi/mpi_checks.h"
 
 using namespace simcsepp::data;
 namespace fs = std::filesystem;
 
+using simcsepp::data::testing::check;
+using simcsepp::data::testing::gather;
+
 namespace {
-
-int failures = 0;
-
-void check(bool ok, const std::string& what, int rank) {
-  if (!ok) {
-    std::fprintf(stderr, "FAIL (rank %d): %s\n", rank, what.c_str());
-    ++failures;
-  }
-}
 
 // rchar of the whole process: every byte any of its threads got from read()/pread().
 int64_t process_rchar() {
@@ -75,14 +70,6 @@ Epoch read_epoch(const ReaderOptions& o) {
   return e;
 }
 
-template <typename T>
-std::vector<T> gather(const std::vector<T>& mine, MPI_Datatype type, int world) {
-  std::vector<T> all(mine.size() * static_cast<size_t>(world));
-  MPI_Allgather(mine.data(), static_cast<int>(mine.size()), type, all.data(), static_cast<int>(mine.size()), type,
-                MPI_COMM_WORLD);
-  return all;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,10 +79,7 @@ int main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   constexpr int64_t kLocal = 16;
   try {
-    int pid = static_cast<int>(::getpid());
-    MPI_Bcast(&pid, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    const auto dir =
-        fs::temp_directory_path() / ("simcsepp_reader_io_" + std::to_string(world) + "_" + std::to_string(pid));
+    const auto dir = testing::shared_temp_dir("simcsepp_reader_io", world);
     if (rank == 0) {
       fs::remove_all(dir);
       fs::create_directories(dir);
@@ -224,11 +208,9 @@ int main(int argc, char** argv) {
     if (rank == 0) fs::remove_all(dir);
   } catch (const simcsepp::Error& e) {
     std::fprintf(stderr, "FAIL (rank %d): %s [%s] HINT: %s\n", rank, e.what(), e.where().c_str(), e.hint().c_str());
-    ++failures;
+    ++testing::mpi_failures;
   }
-  int total_failures = 0;
-  MPI_Allreduce(&failures, &total_failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  if (rank == 0) std::printf("%s: %d ranks, %d failures\n", total_failures ? "FAIL" : "PASS", world, total_failures);
+  const int rc = testing::finish(rank, world);
   MPI_Finalize();
-  return total_failures ? 1 : 0;
+  return rc;
 }

@@ -18,19 +18,13 @@
 #include "cluster/base/error.h"
 #include "data/corpus_reader.h"
 #include "tests/data/corpus_fixture.h"
+#include "tests/data/mpi/mpi_checks.h"
 
 using namespace simcsepp::data;
 
+using simcsepp::data::testing::check;
+
 namespace {
-
-int failures = 0;
-
-void check(bool ok, const char* what, int rank) {
-  if (!ok) {
-    std::fprintf(stderr, "FAIL (rank %d): %s\n", rank, what);
-    ++failures;
-  }
-}
 
 // The rows of `steps` batches; one failure if any batch is not `local_batch` rows.
 std::vector<int64_t> read_rows(CorpusReader& reader, int64_t steps, int64_t local_batch, int rank) {
@@ -54,10 +48,7 @@ int main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   try {
     // One directory for all ranks: rank 0's pid, broadcast.
-    int pid = static_cast<int>(::getpid());
-    MPI_Bcast(&pid, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("simcsepp_reader_mpi_" + std::to_string(world) + "_" + std::to_string(pid));
+    const auto dir = testing::shared_temp_dir("simcsepp_reader_mpi", world);
     if (rank == 0) {
       std::filesystem::remove_all(dir);
       std::filesystem::create_directories(dir);
@@ -120,11 +111,9 @@ int main(int argc, char** argv) {
     if (rank == 0) std::filesystem::remove_all(dir);
   } catch (const simcsepp::Error& e) {
     std::fprintf(stderr, "FAIL (rank %d): %s [%s] HINT: %s\n", rank, e.what(), e.where().c_str(), e.hint().c_str());
-    ++failures;
+    ++testing::mpi_failures;
   }
-  int total_failures = 0;
-  MPI_Allreduce(&failures, &total_failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  if (rank == 0) std::printf("%s: %d ranks, %d failures\n", total_failures ? "FAIL" : "PASS", world, total_failures);
+  const int rc = testing::finish(rank, world);
   MPI_Finalize();
-  return total_failures ? 1 : 0;
+  return rc;
 }
