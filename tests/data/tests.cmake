@@ -10,11 +10,15 @@ simcsepp_add_python_test(data.tokenizer_parity tokenizer_parity.py)
 # `simcsepp prep` output read with h5py and checked against Python's csv module + `tokenizers`.
 simcsepp_add_python_test(data.prep_parity prep_parity.py)
 
-# Multi-rank reader tests: a small non-GoogleTest binary under mpirun with 1, 2 and 3 ranks.
-add_executable(test_data_mpi ${CMAKE_CURRENT_SOURCE_DIR}/data/mpi/reader_mpi_main.cpp)
-target_link_libraries(test_data_mpi PRIVATE simcsepp_data MPI::MPI_CXX simcsepp_warnings)
-target_include_directories(test_data_mpi PRIVATE ${PROJECT_SOURCE_DIR})
-set_target_properties(test_data_mpi PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+# Multi-rank reader tests: small non-GoogleTest binaries (tests/data/mpi/, shared checks in
+# mpi_checks.h) under mpirun with 1, 2 and 3 ranks.
+function(simcsepp_add_data_mpi_binary target source)
+  add_executable(${target} ${CMAKE_CURRENT_SOURCE_DIR}/data/mpi/${source})
+  target_link_libraries(${target} PRIVATE simcsepp_data MPI::MPI_CXX simcsepp_warnings)
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR})
+  set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+endfunction()
+simcsepp_add_data_mpi_binary(test_data_mpi reader_mpi_main.cpp)
 simcsepp_add_mpi_test(data.reader_np1 1 test_data_mpi)
 simcsepp_add_mpi_test(data.reader_np2 2 test_data_mpi)
 simcsepp_add_mpi_test(data.reader_np3 3 test_data_mpi)
@@ -37,19 +41,13 @@ endif()
 
 # The reader with drop_tail off and with a corrupt shard (its prefetch thread's error) on 2 and 3
 # ranks: tests/data/mpi/reader_tail_and_errors_mpi.cpp.
-add_executable(test_data_mpi_tail_errors ${CMAKE_CURRENT_SOURCE_DIR}/data/mpi/reader_tail_and_errors_mpi.cpp)
-target_link_libraries(test_data_mpi_tail_errors PRIVATE simcsepp_data MPI::MPI_CXX simcsepp_warnings)
-target_include_directories(test_data_mpi_tail_errors PRIVATE ${PROJECT_SOURCE_DIR})
-set_target_properties(test_data_mpi_tail_errors PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_add_data_mpi_binary(test_data_mpi_tail_errors reader_tail_and_errors_mpi.cpp)
 simcsepp_add_mpi_test(data.reader_tail_and_errors_np2 2 test_data_mpi_tail_errors)
 simcsepp_add_mpi_test(data.reader_tail_and_errors_np3 3 test_data_mpi_tail_errors)
 
 # What the job reads and hashes per epoch (the issue-15 I/O bound), with 1, 2 and 3 ranks:
 # tests/data/mpi/reader_io_mpi.cpp.
-add_executable(test_data_mpi_io ${CMAKE_CURRENT_SOURCE_DIR}/data/mpi/reader_io_mpi.cpp)
-target_link_libraries(test_data_mpi_io PRIVATE simcsepp_data MPI::MPI_CXX simcsepp_warnings)
-target_include_directories(test_data_mpi_io PRIVATE ${PROJECT_SOURCE_DIR})
-set_target_properties(test_data_mpi_io PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+simcsepp_add_data_mpi_binary(test_data_mpi_io reader_io_mpi.cpp)
 simcsepp_add_mpi_test(data.reader_io_np1 1 test_data_mpi_io)
 simcsepp_add_mpi_test(data.reader_io_np2 2 test_data_mpi_io)
 simcsepp_add_mpi_test(data.reader_io_np3 3 test_data_mpi_io)
