@@ -126,20 +126,22 @@ else()
   message(WARNING "simcsepp: zstd not found: `simcsepp prep` refuses .zst inputs. HINT: apt-get install libzstd-dev.")
 endif()
 
-# prometheus-cpp (Debian prometheus-cpp-dev: core, pull with its civetweb Exposer; its config also
-# wants civetweb and libcurl for push) serves /metrics. SIMCSEPP_WITH_PROMETHEUS_CPP=OFF builds
+# prometheus-cpp (Debian prometheus-cpp-dev; its config also wants civetweb and libcurl for pull
+# and push) renders /metrics: its core (families, text serializer). civetweb's server answers the
+# requests with simcsepp's own handler (monitoring/prometheus_cpp/metrics_exposer.h says why not
+# the pull library's Exposer). SIMCSEPP_WITH_PROMETHEUS_CPP=OFF builds
 # as a machine without it would (the tests that need it then fail by name, see tests/CMakeLists.txt).
 option(SIMCSEPP_WITH_PROMETHEUS_CPP "Serve Prometheus /metrics with prometheus-cpp when it is found" ON)
 set(SIMCSEPP_HAVE_PROMETHEUS_CPP OFF)
 if(SIMCSEPP_WITH_PROMETHEUS_CPP)
   find_package(prometheus-cpp CONFIG QUIET)  # Debian ships no version file: 1.0.1
-  find_package(civetweb CONFIG QUIET)  # its C API: the request filter in front of the Exposer
+  find_package(civetweb CONFIG QUIET)  # the HTTP server: CivetServer and the C API request filter
 endif()
-if(SIMCSEPP_WITH_PROMETHEUS_CPP AND prometheus-cpp_FOUND AND TARGET prometheus-cpp::pull AND TARGET civetweb::civetweb-cpp)
+if(SIMCSEPP_WITH_PROMETHEUS_CPP AND prometheus-cpp_FOUND AND TARGET prometheus-cpp::core AND TARGET civetweb::civetweb-cpp)
   set(SIMCSEPP_HAVE_PROMETHEUS_CPP ON)
   add_library(simcsepp_prometheus_cpp INTERFACE)
-  target_link_libraries(simcsepp_prometheus_cpp INTERFACE prometheus-cpp::core prometheus-cpp::pull
-                        civetweb::civetweb civetweb::civetweb-cpp)
+  target_link_libraries(simcsepp_prometheus_cpp INTERFACE prometheus-cpp::core civetweb::civetweb
+                        civetweb::civetweb-cpp)
   message(STATUS "simcsepp: prometheus-cpp from ${prometheus-cpp_DIR} serves /metrics")
 else()
   message(WARNING "simcsepp: prometheus-cpp not found (or SIMCSEPP_WITH_PROMETHEUS_CPP=OFF): the Prometheus /metrics "

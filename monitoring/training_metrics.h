@@ -23,7 +23,7 @@
 // With enabled = false no server runs and nothing binds, but record_* still update the metrics
 // (render() works), so the caller needs no branches.
 //
-// Built on prometheus-cpp (counters, gauges, text serializer, Exposer; histograms are simcsepp's
+// Built on prometheus-cpp (counters, gauges, text serializer; civetweb serves /metrics; histograms are simcsepp's
 // lock-free ones). A build without prometheus-cpp (training_metrics_unavailable.cpp) accepts
 // every call, records nothing, serves nothing (endpoint() is ""), and logs a warning once per
 // TrainingMetrics with enabled = true: training runs, /metrics is disabled.

@@ -1,5 +1,6 @@
-// metrics_exposer.cpp - MetricsExposer: prometheus-cpp's Exposer with simcsepp's server settings,
-// a request filter, and bind errors that say what to do.
+// metrics_exposer.cpp - MetricsExposer: GET /metrics rendered by prometheus-cpp's text serializer,
+// served by an embedded civetweb server with simcsepp's settings, a request filter, and bind
+// errors that say what to do.
 #include "monitoring/prometheus_cpp/metrics_exposer.h"
 
 #include <CivetServer.h>
@@ -7,6 +8,7 @@
 #include <civetweb.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
+#include <prometheus/text_serializer.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,9 +56,9 @@ void send_plain(mg_connection* conn, int status, const char* body, const char* a
   mg_write(conn, body, std::strlen(body));
 }
 
-// civetweb's begin_request: runs before any handler. Lets GET /metrics through to the Exposer
-// (return 0), answers GET / itself, refuses everything else (the Exposer's handler would also
-// serve /metrics/<anything> and answer other methods inconsistently).
+// civetweb's begin_request: runs before any handler. Lets GET /metrics through to the metrics
+// handler (return 0), answers GET / itself, refuses everything else (a handler registered for
+// /metrics would also be asked for /metrics/<anything>, and civetweb would serve files).
 int filter_request(mg_connection* conn) {
   const mg_request_info* request = mg_get_request_info(conn);
   const std::string path = request->local_uri ? request->local_uri : "";
@@ -83,6 +85,35 @@ int log_message(const mg_connection*, const char* message) {
 }
 
 }  // namespace
+
+// The /metrics handler: every collectable's families, in order, as text format 0.0.4. Its own
+// handler rather than prometheus-cpp's Exposer, whose handler adds unlabelled exposer_* families
+// of its own to every scrape and omits the format version from the Content-Type.
+class MetricsExposer::MetricsHandler : public CivetHandler {
+ public:
+  explicit MetricsHandler(std::vector<std::shared_ptr<prometheus::Collectable>> collectables)
+      : collectables_(std::move(collectables)) {}
+
+  bool handleGet(CivetServer*, mg_connection* conn) override {
+    std::vector<prometheus::MetricFamily> families;
+    for (const auto& c : collectables_) {
+      auto collected = c->Collect();
+      families.insert(families.end(), std::make_move_iterator(collected.begin()),
+                      std::make_move_iterator(collected.end()));
+    }
+    const std::string body = prometheus::TextSerializer().Serialize(families);
+    mg_response_header_start(conn, 200);
+    mg_response_header_add(conn, "Content-Type", kTextContentType, -1);
+    mg_response_header_add(conn, "Content-Length", std::to_string(body.size()).c_str(), -1);
+    mg_response_header_add(conn, "Connection", "close", -1);
+    mg_response_header_send(conn);
+    mg_write(conn, body.data(), body.size());
+    return true;
+  }
+
+ private:
+  const std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+};
 
 namespace {
 
@@ -145,16 +176,19 @@ MetricsExposer::MetricsExposer(const std::string& bind_address, int port,
   CivetCallbacks callbacks;
   callbacks.begin_request = &filter_request;
   callbacks.log_message = &log_message;
+  handler_ = std::make_unique<MetricsHandler>(collectables);
   try {
-    exposer_ = std::make_unique<prometheus::Exposer>(options, &callbacks);
+    server_ = std::make_unique<CivetServer>(options, &callbacks);
   } catch (const std::exception& e) {
     throw Error(std::string("cannot serve /metrics: ") + e.what(), where, bind_failure_hint(bind_address, port));
   }
-  for (const auto& c : collectables) exposer_->RegisterCollectable(c);
-  const auto ports = exposer_->GetListeningPorts();
+  server_->addHandler("/metrics", handler_.get());
+  const auto ports = server_->getListeningPorts();
   port_ = ports.empty() ? port : ports.front();
 }
 
-MetricsExposer::~MetricsExposer() = default;
+MetricsExposer::~MetricsExposer() {
+  if (server_) server_->close();  // joins the workers before the handler they call goes
+}
 
 }  // namespace simcsepp::monitoring

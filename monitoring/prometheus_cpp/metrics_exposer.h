@@ -1,11 +1,11 @@
-// metrics_exposer.h - serves collectables at GET /metrics with prometheus-cpp's Exposer (its
-// embedded civetweb server) on a background thread pool.
+// metrics_exposer.h - serves collectables at GET /metrics (prometheus-cpp's text serializer) from
+// an embedded civetweb server on a background thread pool.
 //
 // Contract:
-//  - Only GET /metrics (prometheus-cpp's text serializer, gzip when the client asks) and GET /
-//    (a one-line HTML page linking to it) exist; other paths answer 404, other methods 405 with
-//    "Allow: GET" - a request filter in front of the Exposer, so nothing else civetweb could
-//    serve (files, directory listings) is reachable.
+//  - Only GET /metrics (text format 0.0.4, Content-Type kTextContentType, exactly the families of
+//    the collectables: no series of the server's own) and GET / (a one-line HTML page linking to
+//    it) exist; other paths answer 404, other methods 405 with "Allow: GET" - a request filter in
+//    front of the handler, so nothing else civetweb could serve (files, listings) is reachable.
 //  - Slow clients cannot starve Prometheus: kServerThreads workers each hold one connection,
 //    a request must arrive whole within kRequestTimeoutMs, no keep-alive (a worker is never
 //    parked on an idle connection), requests over kMaxRequestBytes are refused. So up to
@@ -16,11 +16,12 @@
 #pragma once
 
 #include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
 
 #include <memory>
 #include <string>
 #include <vector>
+
+class CivetServer;
 
 namespace simcsepp::monitoring {
 
@@ -29,6 +30,7 @@ class MetricsExposer {
   static constexpr int kServerThreads = 64;
   static constexpr int kRequestTimeoutMs = 2000;
   static constexpr int kMaxRequestBytes = 8192;
+  static constexpr const char* kTextContentType = "text/plain; version=0.0.4; charset=utf-8";
 
   // Binds bind_address:port (port 0: any free port, see port()) and serves the collectables
   // (kept alive by the caller). Throws simcsepp::Error naming address:port with a HINT if it
@@ -42,7 +44,9 @@ class MetricsExposer {
   int port() const { return port_; }
 
  private:
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  class MetricsHandler;
+  std::unique_ptr<MetricsHandler> handler_;
+  std::unique_ptr<CivetServer> server_;  // after handler_: destroyed first
   int port_ = 0;
 };
 

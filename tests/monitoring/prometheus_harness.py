@@ -54,15 +54,6 @@ def http_get(url, timeout=5):
         return reply.status, reply.headers, reply.read().decode()
 
 
-def is_text_format(content_type):
-    """True for a Content-Type Prometheus parses as text format 0.0.4: text/plain with no version
-    parameter or version=0.0.4 (Prometheus's expfmt.ResponseFormat). prometheus-cpp sends
-    "text/plain; charset=utf-8"."""
-    parts = [p.strip() for p in (content_type or "").split(";")]
-    params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-    return parts[0] == "text/plain" and params.get("version", "0.0.4") == "0.0.4"
-
-
 def wait_for(what, probe, timeout, deadline, alive=None):
     """Polls probe() until it returns a truthy value and returns that value. Fails with `what`
     once `timeout` seconds have passed or the monotonic `deadline` (the whole test's bound) is
