@@ -97,7 +97,8 @@ launcher=${SIMCSEPP_LAUNCHER:-srun}
 case "$launcher" in
   srun)
     # --mpi=pmix: Debian/Ubuntu Open MPI talks PMIx to slurmstepd (pmi2 does not work with it).
-    # --wait: once one rank has exited, the others get TASK_GRACE_S before being killed.
+    # --wait: once one rank has exited, the others get TASK_GRACE_S before being killed - a
+    # backstop: with PMIx a finished rank waits in MPI_Finalize for the rest (docs/cluster.md).
     read -ra extra <<<"${SIMCSEPP_SRUN_ARGS:-}"
     cmd=(srun --mpi=pmix --wait="${SIMCSEPP_TASK_GRACE_S:-120}" "${extra[@]}" "$bin" "${train_args[@]}")
     ;;

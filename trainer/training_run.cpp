@@ -343,10 +343,22 @@ int64_t kill_after_step_for_tests(int rank) {
 
 // Test hook (see docs/training.md): with SIMCSEPP_TEST_HOLD_FILE=PATH, right after update S
 // (its metrics recorded, /metrics still served) wait while the file PATH.S exists, so a test
-// observes the live run for as long as it needs instead of counting on the run's speed.
-std::string hold_file_for_tests(int64_t step) {
+// observes the live run for as long as it needs instead of counting on the run's speed; with
+// SIMCSEPP_TEST_HOLD_RANK=R only rank R waits (a rank still busy while the others are done).
+// PATH.end holds after the run's last barrier, where the other ranks go on to MPI_Finalize.
+void hold_for_tests(const std::string& point, int rank) {
   const char* v = std::getenv("SIMCSEPP_TEST_HOLD_FILE");
-  return v && *v ? std::string(v) + "." + std::to_string(step) : std::string();
+  const char* only = std::getenv("SIMCSEPP_TEST_HOLD_RANK");
+  if (!v || !*v || (only && *only && std::atoi(only) != rank)) return;
+  const fs::path hold = std::string(v) + "." + point;
+  while (fs::exists(hold)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
+bool hold_requested_for_tests(const std::string& point, int rank) {
+  const char* v = std::getenv("SIMCSEPP_TEST_HOLD_FILE");
+  const char* only = std::getenv("SIMCSEPP_TEST_HOLD_RANK");
+  if (!v || !*v || (only && *only && std::atoi(only) != rank)) return false;
+  return fs::exists(std::string(v) + "." + point);
 }
 
 }  // namespace
@@ -710,12 +722,12 @@ int run_training(const TrainOptions& o) {
       if (const char* code = std::getenv("SIMCSEPP_TEST_KILL_EXIT_CODE"); code && *code) std::_Exit(std::atoi(code));
       std::raise(SIGKILL);
     }
-    if (const std::string hold = hold_file_for_tests(progress.step); !hold.empty() && fs::exists(hold)) {
+    if (hold_requested_for_tests(std::to_string(progress.step), rank)) {
       if (pending) {
         settle(*pending);
         pending.reset();
       }
-      while (fs::exists(hold)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      hold_for_tests(std::to_string(progress.step), rank);
     }
   }
   if (pending) settle(*pending);
@@ -771,6 +783,7 @@ int run_training(const TrainOptions& o) {
     summary["exported_model"] = out_dir;
   }
   comm.barrier();
+  hold_for_tests("end", rank);
   if (metrics) {
     metrics->write("summary", summary);
     std::ofstream(fs::path(o.run_dir) / "summary.json") << summary.dump(2) << "\n";

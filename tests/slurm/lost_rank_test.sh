@@ -11,8 +11,8 @@
 # says: with the grace period set to 120 s and the collective timeout to 90 s, each job must end
 # within 45 s, not by the collective timeout, FAILED and not requeued. A first version of this
 # test expected --wait to be what ends them; its control (--wait=0, no limit) ended in 2 s too,
-# which is how the PMIx abort was found. --wait itself only matters after a rank exits normally
-# (MPI finalised), e.g. rank 0 done while another still writes: not exercised here.
+# which is how the PMIx abort was found. A rank that finishes normally waits in MPI_Finalize for
+# the others, so --wait does not start then either (finished_rank_test.sh).
 # Env (set by ctest): SIMCSEPP_BIN, SIMCSEPP_SOURCE_DIR, SIMCSEPP_SHARED_DATA.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -29,3 +29,6 @@ simcsepp_add_slurm_test(slurm.launcher_cap_and_templates launcher_cap_and_templa
 # A rank lost mid-run under srun --mpi=pmix (killed, or exited with code 1): the step is cancelled
 # at once by Slurm's PMIx plugin, long before the collective timeout; the job fails, not requeued.
 simcsepp_add_slurm_test(slurm.lost_rank lost_rank_test.sh 300)
+# A finished rank never cuts a busy one short: under srun --mpi=pmix a rank that has finalised
+# waits in MPI_Finalize for the others, so the launcher's --wait grace period does not start.
+simcsepp_add_slurm_test(slurm.finished_rank finished_rank_test.sh 300)
