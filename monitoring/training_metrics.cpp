@@ -153,6 +153,9 @@ struct Metrics {
         evaluations(counter(h, c, "simcsepp_dev_evaluations_total", "Dev evaluations run.")),
         checkpoint_last(
             gauge(h, c, "simcsepp_checkpoint_last_write_seconds", "Time the last checkpoint took to write.")),
+        checkpoint_blocked(gauge(h, c, "simcsepp_checkpoint_last_blocked_seconds",
+                                 "Time the training step was blocked by the last checkpoint (the snapshot when "
+                                 "the write runs in the background).")),
         checkpoint_duration(h.histogram("simcsepp_checkpoint_write_duration_seconds", "Time checkpoints took to write.",
                                         exponential_buckets(0.1, 2, 12))) {
     for (std::size_t i = 0; i < kPhases.size(); ++i) {
@@ -225,6 +228,7 @@ struct Metrics {
   HotGauge& dev_step;
   HotCounter& evaluations;
   HotGauge& checkpoint_last;
+  HotGauge& checkpoint_blocked;
   LockFreeHistogram& checkpoint_duration;
 
   std::array<HotGauge*, kPhases.size()> phase_last_of{};
@@ -344,6 +348,8 @@ void TrainingMetrics::record_checkpoint(double seconds) {
   impl_->m->checkpoint_last.set(seconds);
   impl_->m->checkpoint_duration.observe(seconds);
 }
+
+void TrainingMetrics::record_checkpoint_blocked(double seconds) { impl_->m->checkpoint_blocked.set(seconds); }
 
 void TrainingMetrics::record_collective(const std::string& op, double bytes, double seconds, int world) {
   const double factor = bus_bandwidth_factor(op, world);  // validates op and world first

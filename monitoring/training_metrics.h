@@ -102,7 +102,10 @@ class TrainingMetrics {
 
   void record_step(const StepRecord& record);
   void record_eval(const EvalRecord& record);
+  // A checkpoint file written in `seconds` (any thread: the background writer calls it).
   void record_checkpoint(double seconds);
+  // The training step was blocked `seconds` by a checkpoint (snapshot, or the whole write).
+  void record_checkpoint_blocked(double seconds);
   // One collective of `bytes` (nccl-tests size, see bus_bandwidth.h) that took `seconds` among
   // `world` ranks; op is all_reduce, all_gather, reduce_scatter, all_to_all, broadcast or reduce.
   // Every call is counted; only calls of at least 64 KiB set the bandwidth gauges (smaller ones

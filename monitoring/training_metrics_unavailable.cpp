@@ -35,6 +35,7 @@ std::map<std::string, std::string> TrainingMetrics::target_labels() const { retu
 void TrainingMetrics::record_step(const StepRecord&) {}
 void TrainingMetrics::record_eval(const EvalRecord&) {}
 void TrainingMetrics::record_checkpoint(double) {}
+void TrainingMetrics::record_checkpoint_blocked(double) {}
 void TrainingMetrics::record_collective(const std::string& op, double, double, int world) {
   bus_bandwidth_factor(op, world);  // the same errors as the real build for a bad op or world
 }

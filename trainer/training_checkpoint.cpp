@@ -52,7 +52,8 @@ std::string newest_valid_checkpoint(const std::string& dir) {
 }
 
 std::string save_training_checkpoint(const std::string& dir, TrainStep& step, cluster::Communicator& comm,
-                                     const TrainProgress& progress, const nlohmann::json& run_config, int keep) {
+                                     const TrainProgress& progress, const nlohmann::json& run_config, int keep,
+                                     AsyncCheckpointWriter* background) {
   const auto device = step.device();
   NamedTensors tensors;
   for (const auto& item : step.encoder()->named_parameters()) tensors.emplace_back("model/" + item.key(), item.value());
@@ -85,14 +86,11 @@ std::string save_training_checkpoint(const std::string& dir, TrainStep& step, cl
   char name[32];
   std::snprintf(name, sizeof(name), "step-%08lld.ckpt", static_cast<long long>(progress.step));
   const std::string path = (fs::path(dir) / name).string();
-  if (comm.rank() == 0) {
-    fs::create_directories(dir);
-    write_checkpoint_file(path, meta, tensors);
-    if (keep > 0) {
-      auto files = list_checkpoints(dir);
-      for (size_t i = 0; i + static_cast<size_t>(keep) < files.size(); ++i) std::remove(files[i].c_str());
-    }
+  if (background) {
+    if (comm.rank() == 0) background->submit({dir, path, std::move(meta), snapshot_tensors(tensors), keep});
+    return path;  // the other ranks need nothing of the file; wait() makes it durable
   }
+  if (comm.rank() == 0) write_and_rotate({dir, path, std::move(meta), std::move(tensors), keep});
   comm.barrier();  // no rank moves on (or exits) before the file is durable
   return path;
 }

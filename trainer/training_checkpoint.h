@@ -16,6 +16,7 @@
 
 #include "cluster/communicator.h"
 #include "data/corpus_reader.h"
+#include "trainer/async_checkpoint_writer.h"
 #include "trainer/train_step.h"
 
 namespace simcsepp::trainer {
@@ -31,9 +32,12 @@ struct TrainProgress {
 };
 
 // Writes <dir>/step-<step>.ckpt (rank 0) and keeps only the newest `keep` (keep <= 0: all).
-// Returns the path. Call on every rank.
+// Returns the path. Call on every rank, with a writer on every rank or on none. Without one,
+// the file is durable on return (a barrier: no rank moves on before). With one, rank 0 hands
+// a snapshot to it and returns at once; `background->wait()` makes the file durable.
 std::string save_training_checkpoint(const std::string& dir, TrainStep& step, cluster::Communicator& comm,
-                                     const TrainProgress& progress, const nlohmann::json& run_config, int keep);
+                                     const TrainProgress& progress, const nlohmann::json& run_config, int keep,
+                                     AsyncCheckpointWriter* background = nullptr);
 
 // Restores model, optimizer, update counter and this rank's RNG states; returns the progress.
 // Throws simcsepp::Error if the file is invalid or was written for another model/world size.

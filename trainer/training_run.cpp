@@ -149,6 +149,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"seed", seed},
           {"checkpoint_every", checkpoint_every},
           {"keep_checkpoints", keep_checkpoints},
+          {"sync_checkpoints", sync_checkpoints},
           {"max_skipped_steps", max_skipped_steps},
           {"device", device},
           {"comm", comm},
@@ -526,14 +527,29 @@ int run_training(const TrainOptions& o) {
                                  static_cast<int64_t>(inputs.manifest.columns.size()), sc.pooler);
   const double device_peak = peak_flops(o, device, sc.mixed_precision);
 
+  // Interval checkpoints are written in the background (async_checkpoint_writer.h): the step
+  // waits only for the snapshot. Any other (preempted, final, skipped-steps) is made durable
+  // before the run goes on towards its exit.
+  AsyncCheckpointWriter background([&prom](const std::string&, double seconds) { prom.record_checkpoint(seconds); });
   auto checkpoint = [&](const char* why) {
     progress.reader = reader.position();
     progress.train_seconds = seconds_before + elapsed();
+    const bool in_background = !o.sync_checkpoints && std::string(why) == "interval";
     const auto t0 = std::chrono::steady_clock::now();
-    const auto path = save_training_checkpoint(ckpt_dir, step, comm, progress, run_config, o.keep_checkpoints);
-    prom.record_checkpoint(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    if (metrics) metrics->write("checkpoint", {{"step", progress.step}, {"path", path}, {"reason", why}});
-    LOG_DEBUG("checkpoint " << path << " (" << why << ")");
+    if (!in_background) background.wait();  // one writer of the directory at a time (rotation)
+    const auto path = save_training_checkpoint(ckpt_dir, step, comm, progress, run_config, o.keep_checkpoints,
+                                               in_background ? &background : nullptr);
+    const double blocked = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    prom.record_checkpoint_blocked(blocked);
+    if (!in_background) prom.record_checkpoint(blocked);
+    if (metrics) {
+      metrics->write("checkpoint", {{"step", progress.step},
+                                    {"path", path},
+                                    {"reason", why},
+                                    {"background", in_background},
+                                    {"blocked_seconds", blocked}});
+    }
+    LOG_DEBUG("checkpoint " << path << " (" << why << (in_background ? ", writing in the background" : "") << ")");
   };
   // candidate = false: the starting model's score, reported as "before" but never selected.
   auto evaluate = [&](bool candidate) {
@@ -718,6 +734,7 @@ int run_training(const TrainOptions& o) {
     if (ckpt_now && progress.step < total_steps) checkpoint("interval");
     if (progress.step == kill_after) {
       settle(*pending);  // the metrics line of this step is written, as a crash after it would
+      background.wait();  // and a checkpoint of this step is on disk: the tests resume from it
       // SIMCSEPP_TEST_KILL_EXIT_CODE=N: exit N instead (a rank that fails, rather than dies).
       if (const char* code = std::getenv("SIMCSEPP_TEST_KILL_EXIT_CODE"); code && *code) std::_Exit(std::atoi(code));
       std::raise(SIGKILL);

@@ -45,6 +45,7 @@ struct TrainOptions {
   uint64_t seed = 42;
   int64_t checkpoint_every = 0;  // 0: at every evaluation
   int keep_checkpoints = 3;
+  bool sync_checkpoints = false;  // interval checkpoints block the step for the whole write (else: snapshot only)
   std::string resume = "none";  // none | auto | PATH
   bool overwrite = false;       // a fresh start may remove another run's files in run_dir
   int64_t max_skipped_steps = 10;

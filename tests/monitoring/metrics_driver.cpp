@@ -88,7 +88,10 @@ void feed_extras(TrainingMetrics& metrics, std::int64_t step, int world, bool re
                          .alignment = 0.25,
                          .uniformity = -2.6});
   }
-  if (step % 50 == 0) metrics.record_checkpoint(1.5);
+  if (step % 50 == 0) {
+    metrics.record_checkpoint(1.5);
+    metrics.record_checkpoint_blocked(0.02);
+  }
 }
 
 int serve(const std::map<std::string, std::string>& flags) {

@@ -123,6 +123,7 @@ TEST(TrainingMetrics, CollectivesReportNcclTestsBusBandwidth) {
   metrics.record_collective("all_reduce", 1e9, 0.1, 4);
   metrics.record_collective("all_gather", 4e6, 0.001, 4);
   metrics.record_checkpoint(2.5);
+  metrics.record_checkpoint_blocked(0.125);
   const std::string text = metrics.render();
   EXPECT_DOUBLE_EQ(
       sample_value(text, "simcsepp_collective_bus_bandwidth_bytes_per_second{" + kLabels + ",op=\"all_reduce\"}")
@@ -147,6 +148,7 @@ TEST(TrainingMetrics, CollectivesReportNcclTestsBusBandwidth) {
   EXPECT_EQ(sample_value(after, "simcsepp_collective_calls_total{" + kLabels + ",op=\"all_reduce\"}"), 2);
   EXPECT_EQ(sample_value(after, "simcsepp_collective_bytes_total{" + kLabels + ",op=\"all_reduce\"}"), 1e9 + 8);
   EXPECT_EQ(sample_value(text, "simcsepp_checkpoint_last_write_seconds{" + kLabels + "}"), 2.5);
+  EXPECT_EQ(sample_value(text, "simcsepp_checkpoint_last_blocked_seconds{" + kLabels + "}"), 0.125);
   EXPECT_EQ(sample_value(text, "simcsepp_checkpoint_write_duration_seconds_count{" + kLabels + "}"), 1);
   EXPECT_THROW(metrics.record_collective("all_shuffle", 1, 1, 2), Error);
 }

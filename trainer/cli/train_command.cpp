@@ -54,6 +54,9 @@ class TrainCommand final : public Command {
         "keep-checkpoints", po::value(&c.keep_checkpoints)->default_value(c.keep_checkpoints),
         "newest checkpoints kept")("resume", po::value(&c.resume)->default_value(c.resume),
                                    "none | auto (newest valid in run-dir) | checkpoint file")(
+        "sync-checkpoints", po::bool_switch(&c.sync_checkpoints),
+        "write interval checkpoints while the step waits (default: snapshot at the step boundary, then write "
+        "in the background; preemption and the end always wait for the file)")(
         "overwrite", po::bool_switch(&c.overwrite),
         "start afresh in a run directory that holds another run: remove its checkpoints, best/, model/ and "
         "metrics first")(
