@@ -120,19 +120,28 @@ def main():
         check(os.path.isfile(os.path.join(run_a, "model", "config.json")), "best model exported to run/model")
         evals = [rec for rec in records if rec["kind"] == "eval"]
         check(all(rec["precision"] == "fp32" for rec in evals), "run A evaluates in fp32")
+        # The interval checkpoint is written in the background (the step waits for the snapshot
+        # only); the final one synchronously, before the run ends.
+        ckpt_recs = [(rec["step"], rec["reason"], rec["background"]) for rec in records if rec["kind"] == "checkpoint"]
+        check(ckpt_recs == [(S, "interval", True), (2 * S, "final", False)], f"checkpoint records {ckpt_recs}")
+        check(all(rec["blocked_seconds"] >= 0 for rec in records if rec["kind"] == "checkpoint"),
+              "checkpoint records say how long the step was blocked")
         check("fp32 step, fp32 evaluation" in r.stderr, "run A names its precisions")
 
         # A bf16 step (CPU autocast) still evaluates in fp32 by default, as `simcsepp eval`.
         run_bf = os.path.join(tmp, "run_bf16")
         bf_args = list(common)
         bf_args[bf_args.index("--max-steps") + 1] = "2"
-        r = run(["train", "--run-dir", run_bf, "--precision", "bf16", "--no-export"] + bf_args)
+        bf_args[bf_args.index("--checkpoint-every") + 1] = "1"
+        r = run(["train", "--run-dir", run_bf, "--precision", "bf16", "--no-export", "--sync-checkpoints"] + bf_args)
         check(r.returncode == 0, "bf16 run exits 0: " + r.stderr[-500:])
         check("bf16 step, fp32 evaluation" in r.stderr, "bf16 run names its precisions")
         bf_records = [json.loads(l) for l in open(os.path.join(run_bf, "metrics.jsonl"))]
         bf_evals = [rec for rec in bf_records if rec["kind"] == "eval"]
         check(bf_evals and all(rec["precision"] == "fp32" for rec in bf_evals), "bf16 training evaluates in fp32")
         check(all(np.isfinite(losses(run_bf))), "bf16 run losses are finite")
+        bf_ckpts = [(rec["step"], rec["background"]) for rec in bf_records if rec["kind"] == "checkpoint"]
+        check(bf_ckpts == [(1, False), (2, False)], f"--sync-checkpoints writes every checkpoint in the step: {bf_ckpts}")
 
         # 1. Killed after S+2 steps (checkpoint at S), then resumed.
         run_b = os.path.join(tmp, "run_b")
