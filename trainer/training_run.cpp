@@ -39,6 +39,7 @@
 #include "monitoring/embedding_diagnostics.h"
 #include "trainer/cli/exit_codes.h"
 #include "trainer/metrics_log.h"
+#include "trainer/model_card.h"
 #include "trainer/preemption.h"
 #include "trainer/run_directory.h"
 #include "trainer/run_metrics.h"
@@ -797,6 +798,26 @@ int run_training(const TrainOptions& o) {
     const auto out_dir = (fs::path(o.run_dir) / "model").string();
     model::export_hf_model(best, inputs.vocab_path, eval_pooler, out_dir, &model_source,
                            /*mlp_trained=*/sc.pooler == model::Pooler::kCls);
+    ModelCardFacts card;
+    card.base_model_dir = o.model_dir;
+    card.pooler = o.eval_pooler;
+    card.objective = o.objective;
+    card.recipe = {{"global batch (sentences per update)", sentences_per_step},
+                   {"learning rate", o.lr},
+                   {"max length (tokens)", o.max_len},
+                   {"temperature", o.temperature},
+                   {"training pooler", o.pooler},
+                   {"seed", o.seed},
+                   {"ranks", comm.world_size()},
+                   {"objective terms", objective.name()}};
+    if (objective.dcl) card.recipe["DCL weight"] = o.dcl_weight;
+    card.corpus = o.corpus_dir;
+    card.corpus_rows = inputs.manifest.total_rows;
+    card.steps = progress.step;
+    card.best_step = progress.best_step;
+    card.best_dev_spearman_x100 = progress.best_score;
+    card.initial_dev_spearman_x100 = initial_dev;
+    write_model_card(out_dir, card);
     summary["exported_model"] = out_dir;
   }
   comm.barrier();

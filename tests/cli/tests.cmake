@@ -22,3 +22,7 @@ set_tests_properties(train.effective_rank_svd PROPERTIES TIMEOUT 120)
 # a run without a finite dev score exits 1, and Ctrl-C checkpoints like SIGTERM.
 simcsepp_add_python_test(train.run_directory_guard run_directory_guard.py)
 set_tests_properties(train.run_directory_guard PROPERTIES TIMEOUT 300)
+# train.model_card: every exported model directory carries a Hugging Face model card whose front
+# matter parses, whose facts are the run's, and whose two usage snippets load the model as written.
+simcsepp_add_python_test(train.model_card model_card.py)
+set_tests_properties(train.model_card PROPERTIES TIMEOUT 300)

@@ -12,6 +12,7 @@
 #include "trainer/cli/command.h"
 #include "trainer/cli/exit_codes.h"
 #include "trainer/cli/output_paths.h"
+#include "trainer/model_card.h"
 
 namespace simcsepp::cli {
 
@@ -77,6 +78,10 @@ class ExportCommand final : public Command {
     auto encoder = model::load_hf_model(c_.model_dir, &report);
     // Nothing is trained here: an initialised MLP head does not replace the source's pooler.
     model::export_hf_model(encoder, c_.vocab, pooler_, c_.output_dir, &report, /*mlp_trained=*/false);
+    trainer::ModelCardFacts card;
+    card.base_model_dir = c_.model_dir;
+    card.pooler = c_.pooler;
+    trainer::write_model_card(c_.output_dir, card);
     std::cout << "export: " << c_.output_dir << " (pooler " << c_.pooler << ", weights from " << report.weights_file
               << ")\n";
     if (!report.missing.empty()) {
