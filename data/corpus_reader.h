@@ -99,6 +99,10 @@ class CorpusReader {
   int64_t steps_per_epoch() const { return sampler_->steps_per_epoch(); }
   TrainingBatch next();  // rolls over into the next epoch forever
   ReaderPosition position() const { return position_; }
+  // The world size whose layout epoch `epoch` uses (layout_world_size in its layout_epoch).
+  int layout_world_size(int64_t epoch) const {
+    return layout_sampler_ && epoch == options_.layout_epoch ? options_.layout_world_size : options_.world_size;
+  }
   void seek(const ReaderPosition& position);
   // Batches already built and waiting in the prefetch queue (0 without prefetching). Near 0
   // before next() means the reader, not the model, limits the step rate.
