@@ -74,7 +74,6 @@ def main():
             # part compare directly; the steps after the resume are checked through the parameters.
             lw = losses(d)
             check(len(lw) == 2 * S and lw[:S] == lref[:S], f"W'={world}: steps 1..{S} losses equal the W=3 run")
-            rel = 0.0
             _, w = read_ckpt(os.path.join(d, "checkpoints", f"step-{2 * S:08d}.ckpt"))
             diff = max(float(np.max(np.abs(w[k] - wref[k]))) for k in wref)
             check(w.keys() == wref.keys() and diff <= 1e-5, f"W'={world}: final parameters max abs diff {diff:.2e}")
