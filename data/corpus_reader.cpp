@@ -66,6 +66,23 @@ CorpusReader::CorpusReader(ReaderOptions options) : options_(std::move(options))
   hash_counts_.assign(manifest_.shards.size(), 0);
   sampler_ = std::make_unique<GlobalSampler>(SamplerConfig{
       rows, options_.seed, options_.window_shards, options_.world_size, options_.local_batch, options_.drop_tail});
+  if (options_.layout_world_size > 0 && options_.layout_world_size != options_.world_size) {
+    const int64_t global = options_.local_batch * options_.world_size;
+    if (global % options_.layout_world_size != 0) {
+      throw Error("global batch " + std::to_string(global) + " is not divisible by the " +
+                      std::to_string(options_.layout_world_size) + " ranks of the epoch's layout",
+                  "reader", "resume with the global batch of the checkpoint");
+    }
+    layout_sampler_ = std::make_unique<GlobalSampler>(SamplerConfig{rows, options_.seed, options_.window_shards,
+                                                                     options_.layout_world_size,
+                                                                     global / options_.layout_world_size,
+                                                                     options_.drop_tail});
+    if (layout_sampler_->steps_per_epoch() != sampler_->steps_per_epoch()) {
+      throw Error("internal: the layout of " + std::to_string(options_.layout_world_size) +
+                      " ranks has another number of steps per epoch",
+                  "reader", "report this");
+    }
+  }
   // A missing shard is an error now, not hours later; only this rank's shards of epoch 0 are
   // looked at (a stat, no open), so the job as a whole stats each shard once.
   for (const auto& part : sampler_->parts(options_.seed, 0, options_.rank)) {
@@ -138,54 +155,99 @@ std::shared_ptr<const ShardRows> CorpusReader::load_range(const GlobalSampler::S
   return out;
 }
 
-CorpusReader::ResidentPart CorpusReader::load_part(const ReaderPosition& p, const GlobalSampler::Part& part) {
+CorpusReader::ResidentPart CorpusReader::load_part(const ReaderPosition& p, const GlobalSampler& sampler, int rank,
+                                                   const GlobalSampler::Part& part) {
   ResidentPart r;
+  r.rank = rank;
   r.seed = p.seed;
   r.epoch = p.epoch;
   r.part = part;
-  r.order = sampler_->part_order(p.seed, p.epoch, options_.rank, part);
+  r.order = sampler.part_order(p.seed, p.epoch, rank, part);
   for (const auto& range : part.ranges) r.ranges.push_back(load_range(range));
   return r;
 }
 
-TrainingBatch CorpusReader::build(const ReaderPosition& p) {
-  if (cache_.epoch != p.epoch || cache_.seed != p.seed) {
-    cache_.seed = p.seed;
-    cache_.epoch = p.epoch;
-    cache_.parts = sampler_->parts(p.seed, p.epoch, options_.rank);
-    cache_.last_part = 0;
-  }
-  const auto& parts = cache_.parts;
+std::vector<CorpusReader::Source> CorpusReader::sources(const ReaderPosition& p) const {
   const int64_t rows = options_.local_batch;
-  const std::vector<int64_t> positions = sampler_->positions(p.step_in_epoch, options_.rank);
+  std::vector<Source> out(static_cast<size_t>(rows));
+  if (!resharded(p)) {
+    const auto positions = sampler_->positions(p.step_in_epoch, options_.rank);
+    for (int64_t i = 0; i < rows; ++i) out[static_cast<size_t>(i)] = {options_.rank, positions[static_cast<size_t>(i)]};
+    return out;
+  }
+  // Rows [rank*L, (rank+1)*L) of the old layout's global batch (old rank j holds [j*Lo, (j+1)*Lo)).
+  const int64_t old_local = layout_sampler_->config().local_batch;
+  const int64_t first = options_.rank * rows;
+  int cached_rank = -1;
+  std::vector<int64_t> positions;
+  for (int64_t i = 0; i < rows; ++i) {
+    const int64_t g = first + i;
+    const int j = static_cast<int>(g / old_local);
+    if (j != cached_rank) {
+      positions = layout_sampler_->positions(p.step_in_epoch, j);
+      cached_rank = j;
+    }
+    out[static_cast<size_t>(i)] = {j, positions[static_cast<size_t>(g % old_local)]};
+  }
+  return out;
+}
+
+TrainingBatch CorpusReader::build(const ReaderPosition& p) {
+  const bool layout = resharded(p);
+  const GlobalSampler& sampler = layout ? *layout_sampler_ : *sampler_;
+  const std::vector<Source> src = sources(p);
+  const int64_t rows = options_.local_batch;
+  // The parts of each source rank (one rank unless resharded; a slice spans at most a few).
+  std::erase_if(caches_, [&](const PartCache& c) {
+    return c.layout != layout || c.seed != p.seed || c.epoch != p.epoch ||
+           std::none_of(src.begin(), src.end(), [&](const Source& s) { return s.rank == c.rank; });
+  });
+  const auto cache_of = [&](int rank) -> PartCache& {
+    for (auto& c : caches_) {
+      if (c.rank == rank) return c;
+    }
+    caches_.push_back(PartCache{layout, rank, p.seed, p.epoch, sampler.parts(p.seed, p.epoch, rank), 0});
+    return caches_.back();
+  };
 
   // The part of each position (parts are few and positions ascend, so the hint usually hits).
-  std::vector<size_t> part_of(static_cast<size_t>(rows));
-  std::vector<size_t> used;
+  struct Used {
+    int rank = 0;
+    int64_t window = 0;
+    const GlobalSampler::Part* part = nullptr;
+  };
+  std::vector<const GlobalSampler::Part*> part_of(static_cast<size_t>(rows));
+  std::vector<Used> used;
   for (int64_t i = 0; i < rows; ++i) {
-    const int64_t pos = positions[static_cast<size_t>(i)];
-    size_t pi = cache_.last_part;
-    if (pos < parts[pi].begin || pos >= parts[pi].begin + parts[pi].rows) {
-      const auto it = std::upper_bound(parts.begin(), parts.end(), pos,
+    const Source s = src[static_cast<size_t>(i)];
+    PartCache& cache = cache_of(s.rank);
+    const auto& parts = cache.parts;
+    size_t pi = cache.last_part;
+    if (s.pos < parts[pi].begin || s.pos >= parts[pi].begin + parts[pi].rows) {
+      const auto it = std::upper_bound(parts.begin(), parts.end(), s.pos,
                                        [](int64_t v, const GlobalSampler::Part& q) { return v < q.begin; });
       pi = static_cast<size_t>(it - parts.begin()) - 1;
-      cache_.last_part = pi;
+      cache.last_part = pi;
     }
-    part_of[static_cast<size_t>(i)] = pi;
-    if (std::find(used.begin(), used.end(), pi) == used.end()) used.push_back(pi);
+    part_of[static_cast<size_t>(i)] = &parts[pi];
+    if (std::none_of(used.begin(), used.end(),
+                     [&](const Used& u) { return u.rank == s.rank && u.window == parts[pi].window; })) {
+      used.push_back({s.rank, parts[pi].window, &parts[pi]});
+    }
   }
   // Bound memory: drop the parts this batch does not use before loading the ones it needs.
-  const auto resident = [&](size_t pi) {
+  const auto resident = [&](int rank, int64_t window) {
     return std::find_if(resident_.begin(), resident_.end(), [&](const ResidentPart& r) {
-      return r.seed == p.seed && r.epoch == p.epoch && r.part.window == parts[pi].window;
+      return r.seed == p.seed && r.epoch == p.epoch && r.rank == rank && r.part.window == window;
     });
   };
   std::erase_if(resident_, [&](const ResidentPart& r) {
-    return r.seed != p.seed || r.epoch != p.epoch ||
-           std::none_of(used.begin(), used.end(), [&](size_t pi) { return parts[pi].window == r.part.window; });
+    return r.seed != p.seed || r.epoch != p.epoch || std::none_of(used.begin(), used.end(), [&](const Used& u) {
+             return u.rank == r.rank && u.window == r.part.window;
+           });
   });
-  for (size_t pi : used) {
-    if (resident(pi) == resident_.end()) resident_.push_back(load_part(p, parts[pi]));
+  for (const auto& u : used) {
+    if (resident(u.rank, u.window) == resident_.end()) resident_.push_back(load_part(p, sampler, u.rank, *u.part));
   }
 
   TrainingBatch batch;
@@ -201,9 +263,10 @@ TrainingBatch CorpusReader::build(const ReaderPosition& p) {
   }
   batch.global_rows.resize(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) {
-    const size_t pi = part_of[static_cast<size_t>(r)];
-    const ResidentPart& part = *resident(pi);
-    const RowRef ref = part.order[static_cast<size_t>(positions[static_cast<size_t>(r)] - parts[pi].begin)];
+    const Source s = src[static_cast<size_t>(r)];
+    const GlobalSampler::Part& owner = *part_of[static_cast<size_t>(r)];
+    const ResidentPart& part = *resident(s.rank, owner.window);
+    const RowRef ref = part.order[static_cast<size_t>(s.pos - owner.begin)];
     size_t k = 0;  // the part's range of this shard (a part holds at most one per shard)
     while (part.part.ranges[k].shard != ref.shard) ++k;
     const ShardRows& data = *part.ranges[k];

@@ -49,6 +49,13 @@ struct ReaderOptions {
   uint64_t seed = 42;
   int64_t window_shards = 8;  // shards per rank per window (a window has window_shards x world_size)
   bool drop_tail = true;
+  // Resharded resume: epoch `layout_epoch` keeps the layout of the `layout_world_size` ranks it
+  // was started with (0 or == world_size: none). Its global batch k is the one that layout makes
+  // (old rank j's local batch at rows [j*G/W, (j+1)*G/W)) and this rank takes rows
+  // [rank*local_batch, (rank+1)*local_batch) of it, reading the shards of any old rank it needs.
+  // The global batch G = local_batch x world_size must be divisible by layout_world_size.
+  int layout_world_size = 0;
+  int64_t layout_epoch = -1;
   int prefetch_batches = 4;           // 0: no background thread, batches built in next()
   std::string expected_vocab_sha256;  // empty = don't check
   bool verify_checksums = true;       // sha256 of each shard read whole against the manifest
@@ -92,6 +99,10 @@ class CorpusReader {
   int64_t steps_per_epoch() const { return sampler_->steps_per_epoch(); }
   TrainingBatch next();  // rolls over into the next epoch forever
   ReaderPosition position() const { return position_; }
+  // The world size whose layout epoch `epoch` uses (layout_world_size in its layout_epoch).
+  int layout_world_size(int64_t epoch) const {
+    return layout_sampler_ && epoch == options_.layout_epoch ? options_.layout_world_size : options_.world_size;
+  }
   void seek(const ReaderPosition& position);
   // Batches already built and waiting in the prefetch queue (0 without prefetching). Near 0
   // before next() means the reader, not the model, limits the step rate.
@@ -103,6 +114,7 @@ class CorpusReader {
 
  private:
   struct ResidentPart {
+    int rank = 0;  // the rank of the layout the part belongs to
     uint64_t seed = 0;
     int64_t epoch = -1;
     GlobalSampler::Part part;
@@ -110,7 +122,15 @@ class CorpusReader {
     std::vector<std::shared_ptr<const ShardRows>> ranges;  // one per part.ranges entry
   };
   TrainingBatch build(const ReaderPosition& p);  // prefetch thread (or next() without one)
-  ResidentPart load_part(const ReaderPosition& p, const GlobalSampler::Part& part);
+  // The (layout, rank, stream position) of each row of this rank's batch at p.
+  struct Source {
+    int rank = 0;
+    int64_t pos = 0;
+  };
+  bool resharded(const ReaderPosition& p) const { return layout_sampler_ && p.epoch == options_.layout_epoch; }
+  std::vector<Source> sources(const ReaderPosition& p) const;
+  ResidentPart load_part(const ReaderPosition& p, const GlobalSampler& sampler, int rank,
+                         const GlobalSampler::Part& part);
   std::shared_ptr<const ShardRows> load_range(const GlobalSampler::ShardRange& range);
   void start_prefetch();
   void stop_prefetch();
@@ -119,15 +139,19 @@ class CorpusReader {
   ReaderOptions options_;
   Manifest manifest_;
   std::unique_ptr<GlobalSampler> sampler_;
+  std::unique_ptr<GlobalSampler> layout_sampler_;  // resharded resume only: the old world's layout
   ReaderPosition position_;
 
   // Builder state (touched only by the thread that builds batches).
   struct PartCache {
+    bool layout = false;  // parts of layout_sampler_ (not sampler_)
+    int rank = 0;
     uint64_t seed = 0;
     int64_t epoch = -1;
-    std::vector<GlobalSampler::Part> parts;  // this rank's parts of the epoch
+    std::vector<GlobalSampler::Part> parts;  // the rank's parts of the epoch
     size_t last_part = 0;                    // lookup hint: positions ascend
-  } cache_;
+  };
+  std::vector<PartCache> caches_;  // one per rank whose parts the batches use (1 unless resharded)
   std::vector<ResidentPart> resident_;  // the parts the last batch used (usually 1, 2 at a boundary)
 
   // I/O accounting (written by the builder, read by stats() from any thread).

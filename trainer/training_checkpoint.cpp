@@ -82,6 +82,9 @@ std::string save_training_checkpoint(const std::string& dir, TrainStep& step, cl
                          {"consecutive_skips", progress.consecutive_skips},
                          {"train_seconds", progress.train_seconds},
                          {"world_size", comm.world_size()},
+                         {"layout_world_size",
+                          progress.layout_world_size > 0 ? progress.layout_world_size : comm.world_size()},
+                         {"global_rows_consumed", progress.reader.step_in_epoch * progress.global_reader_batch},
                          {"config", run_config}};
   char name[32];
   std::snprintf(name, sizeof(name), "step-%08lld.ckpt", static_cast<long long>(progress.step));
@@ -103,11 +106,7 @@ TrainProgress load_training_checkpoint(const std::string& path, TrainStep& step,
     throw Error("not a training checkpoint", path, "pass a file from <run-dir>/checkpoints");
   }
   const int world = meta.at("world_size").get<int>();
-  if (world != comm.world_size()) {
-    throw Error("checkpoint was written by " + std::to_string(world) + " ranks, this job has " +
-                    std::to_string(comm.world_size()),
-                path, "resume with the same number of ranks (the batch and RNG streams depend on it)");
-  }
+  const bool resharded = world != comm.world_size();
   {
     torch::NoGradGuard no_grad;
     for (auto& item : step.encoder()->named_parameters()) {
@@ -124,12 +123,19 @@ TrainProgress load_training_checkpoint(const std::string& path, TrainStep& step,
   std::vector<torch::Tensor> optim;
   for (size_t i = 0; i < step.optimizer().state().size(); ++i) optim.push_back(ckpt.at("optim/" + std::to_string(i)));
   step.optimizer().load_state(optim);
-  {
+  const uint64_t reader_seed = meta.at("reader").at("seed").get<uint64_t>();
+  const int64_t saved_step = meta.at("step").get<int64_t>();
+  if (resharded) {
+    // The saved streams belong to other ranks: each new rank gets a fresh stream, a function of
+    // (seed, rank, step) so reruns of the same resume are reproducible (CPU and CUDA generators).
+    torch::manual_seed(reader_seed + 1000003ULL * static_cast<uint64_t>(comm.rank()) +
+                       0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(saved_step + 1));
+  } else {
     auto gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(ckpt.at("rng/cpu")[comm.rank()].clone());
   }
-  if (step.device().is_cuda()) {
+  if (step.device().is_cuda() && !resharded) {
     for (const auto& [name, t] : ckpt.tensors) {
       if (name != "rng/cuda") continue;
       auto gen = at::globalContext().defaultGenerator(step.device());
@@ -142,6 +148,7 @@ TrainProgress load_training_checkpoint(const std::string& path, TrainStep& step,
   p.reader.seed = meta.at("reader").at("seed").get<uint64_t>();
   p.reader.epoch = meta.at("reader").at("epoch").get<int64_t>();
   p.reader.step_in_epoch = meta.at("reader").at("step_in_epoch").get<int64_t>();
+  p.layout_world_size = meta.value("layout_world_size", world);
   p.best_score = meta.at("best_score").get<double>();
   p.best_step = meta.at("best_step").get<int64_t>();
   p.skipped_total = meta.at("skipped_total").get<int64_t>();

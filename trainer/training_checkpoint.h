@@ -24,6 +24,8 @@ namespace simcsepp::trainer {
 struct TrainProgress {
   int64_t step = 0;  // updates done (including skipped ones)
   data::ReaderPosition reader;
+  int layout_world_size = 0;        // the world size whose layout reader.epoch uses (0: this job's)
+  int64_t global_reader_batch = 0;  // rows per reader step, all ranks (rows consumed = step_in_epoch x this)
   double best_score = -1e30;  // STS-B dev Spearman x100 of the best checkpoint so far
   int64_t best_step = -1;
   int64_t skipped_total = 0;
@@ -40,7 +42,9 @@ std::string save_training_checkpoint(const std::string& dir, TrainStep& step, cl
                                      AsyncCheckpointWriter* background = nullptr);
 
 // Restores model, optimizer, update counter and this rank's RNG states; returns the progress.
-// Throws simcsepp::Error if the file is invalid or was written for another model/world size.
+// Throws simcsepp::Error if the file is invalid or was written for another model. On another
+// world size (resharded resume) each rank's RNG is re-seeded from (reader seed, rank, step)
+// instead of restored (docs/training.md#resharding).
 TrainProgress load_training_checkpoint(const std::string& path, TrainStep& step, cluster::Communicator& comm,
                                        nlohmann::json* run_config = nullptr);
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -30,6 +31,7 @@
 #include "cluster/bootstrap.h"
 #include "cluster/parameter_divergence.h"
 #include "data/corpus_reader.h"
+#include "trainer/checkpoint_file.h"
 #include "data/manifest.h"
 #include "data/sts_readers.h"
 #include "data/wordpiece_tokenizer.h"
@@ -416,8 +418,9 @@ int run_training(const TrainOptions& o) {
   ro.expected_vocab_sha256 = tokenizer.vocab_sha256();
   // On CUDA the prefetch thread packs each batch into pinned memory, copied to the GPU as is.
   if (device.is_cuda()) ro.batch_memory = make_cuda_pinned_host_memory();
-  data::CorpusReader reader(ro);
-  const int64_t steps_per_epoch = reader.steps_per_epoch() / o.grad_accum;
+  std::optional<data::CorpusReader> reader;  // rebuilt below for a resume on another world size
+  reader.emplace(ro);
+  const int64_t steps_per_epoch = reader->steps_per_epoch() / o.grad_accum;
   if (steps_per_epoch < 1 && o.max_steps == 0) {
     throw Error("the corpus has fewer rows than one global batch", o.corpus_dir,
                 "use a smaller --batch-size, fewer ranks or a larger corpus");
@@ -485,12 +488,30 @@ int run_training(const TrainOptions& o) {
   torch::manual_seed(o.seed + 1000003ULL * static_cast<uint64_t>(rank));
   const std::string ckpt_dir = (fs::path(o.run_dir) / "checkpoints").string();
   TrainProgress progress;
-  progress.reader = reader.position();
+  progress.reader = reader->position();
+  progress.layout_world_size = reader->layout_world_size(progress.reader.epoch);
+  progress.global_reader_batch = o.batch_size * comm.world_size();
   const std::string resume_from = plan.resume_from;
+  if (!resume_from.empty()) {
+    // Resharded resume (docs/training.md#resharding): the epoch in progress keeps the layout of
+    // the world size it was started with; this job's ranks take slices of its global batches.
+    const auto meta = read_checkpoint_meta(resume_from);
+    const int layout = meta.value("layout_world_size", meta.at("world_size").get<int>());
+    if (layout != comm.world_size()) {
+      LOG_INFO("resuming a checkpoint of " << meta.at("world_size").get<int>() << " rank(s) on " << comm.world_size()
+                                           << ": epoch " << meta.at("reader").at("epoch").get<int64_t>()
+                                           << " keeps the layout of " << layout << " rank(s)");
+      ro.layout_world_size = layout;
+      ro.layout_epoch = meta.at("reader").at("epoch").get<int64_t>();
+      reader.reset();
+      reader.emplace(ro);
+    }
+  }
   if (o.resume == "auto" && resume_from.empty()) LOG_INFO("--resume auto: no checkpoint in " << ckpt_dir << ", starting fresh");
   if (!resume_from.empty()) {
     progress = load_training_checkpoint(resume_from, step, comm);
-    reader.seek(progress.reader);
+    progress.global_reader_batch = o.batch_size * comm.world_size();
+    reader->seek(progress.reader);
     LOG_INFO("resumed from " << resume_from << " at step " << progress.step);
   }
   if (rank == 0) fs::create_directories(o.run_dir);
@@ -533,7 +554,9 @@ int run_training(const TrainOptions& o) {
   // before the run goes on towards its exit.
   AsyncCheckpointWriter background([&prom](const std::string&, double seconds) { prom.record_checkpoint(seconds); });
   auto checkpoint = [&](const char* why) {
-    progress.reader = reader.position();
+    progress.reader = reader->position();
+    progress.layout_world_size = reader->layout_world_size(progress.reader.epoch);
+    progress.global_reader_batch = o.batch_size * comm.world_size();
     progress.train_seconds = seconds_before + elapsed();
     const bool in_background = !o.sync_checkpoints && std::string(why) == "interval";
     const auto t0 = std::chrono::steady_clock::now();
@@ -602,7 +625,7 @@ int run_training(const TrainOptions& o) {
   struct Pending {
     StepOutput out;
     std::vector<int64_t> rows;
-    double data_wait_s = 0;  // blocked in reader.next()
+    double data_wait_s = 0;  // blocked in reader->next()
     int64_t sentences = 0;   // this rank's sentences (all columns, all micro-batches)
     int64_t tokens = 0;      // this rank's non-padding tokens
     int queue_depth = 0;     // batches the reader had ready when this step asked for its first
@@ -705,10 +728,10 @@ int run_training(const TrainOptions& o) {
     std::vector<std::vector<data::TokenBatch>> micro;
     std::vector<data::PackedTokens> packed;  // on CUDA: the same tokens in pinned blocks
     Pending next;
-    next.queue_depth = reader.queue_depth();
+    next.queue_depth = reader->queue_depth();
     next.begin = std::chrono::steady_clock::now();
     for (int64_t a = 0; a < o.grad_accum; ++a) {
-      auto batch = reader.next();
+      auto batch = reader->next();
       next.rows.insert(next.rows.end(), batch.global_rows.begin(), batch.global_rows.end());
       for (const auto& c : batch.columns) {
         next.sentences += c.rows;
@@ -718,7 +741,7 @@ int run_training(const TrainOptions& o) {
       if (batch.packed.data) packed.push_back(std::move(batch.packed));
     }
     next.data_wait_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - next.begin).count();
-    next.reader_io = reader.stats();
+    next.reader_io = reader->stats();
     if (preemption_requested()) step.request_stop();
     next.out = step.step(micro, packed);
     divergence.after_update(next.out.update);

@@ -41,3 +41,5 @@ foreach(_np 1 2 3)
   set_property(TEST trainer.chunked_equivalence_np${_np} APPEND PROPERTY ENVIRONMENT "SIMCSEPP_COLLECTIVE_TIMEOUT_S=120")
   set_property(TEST trainer.chunked_equivalence_np${_np} PROPERTY TIMEOUT 600)
 endforeach()
+# Resume on another world size (issue 16.1): W=3 checkpoint resumed on W'=2 and W'=1 under mpirun.
+simcsepp_add_python_test(python.train_reshard_resume train_reshard_resume.py)
