@@ -64,8 +64,12 @@ bool holds_checkpoints(const fs::path& dir) { return !list_checkpoints(dir.strin
 }  // namespace
 
 nlohmann::json RunIdentity::to_json() const {
-  return {{"run_id", run_id},         {"created", created}, {"options_sha256", options_sha256},
-          {"corpus_sha256", corpus_sha256}, {"model", model},     {"global_batch", global_batch}};
+  return {{"run_id", run_id},
+          {"created", created},
+          {"options_sha256", options_sha256},
+          {"corpus_sha256", corpus_sha256},
+          {"model", model},
+          {"global_batch", global_batch}};
 }
 
 RunIdentity RunIdentity::from_json(const nlohmann::json& j, const std::string& where) {
@@ -144,7 +148,8 @@ RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& cu
   if (fs::is_directory(run)) {
     for (const auto& e : fs::directory_iterator(run)) {
       const std::string name = e.path().filename().string();
-      const bool tmp = name == "best.tmp" || name == "preempted.json.tmp" || name == std::string(kIdentityFile) + ".tmp" ||
+      const bool tmp = name == "best.tmp" || name == "preempted.json.tmp" ||
+                       name == std::string(kIdentityFile) + ".tmp" ||
                        (name.front() == '.' && name.size() > 11 && name.ends_with(".export-tmp")) ||
                        name.rfind("prometheus_targets.json.tmp.", 0) == 0;
       if (tmp) plan.leftovers.push_back(e.path());
@@ -172,8 +177,8 @@ RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& cu
     }
     recorded = RunIdentity::from_json(j, identity_file.string());
   }
-  for (const char* name : {kIdentityFile, "checkpoints", "best", "best.old", "model", "metrics.jsonl", "summary.json",
-                           "preempted.json"}) {
+  for (const char* name :
+       {kIdentityFile, "checkpoints", "best", "best.old", "model", "metrics.jsonl", "summary.json", "preempted.json"}) {
     if (fs::exists(run / name)) plan.old_files.push_back((run / name).string());
   }
   const bool holds_run = recorded || holds_checkpoints(ckpts) || fs::exists(run / "best") ||
@@ -281,10 +286,58 @@ RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& cu
   return plan;
 }
 
+int64_t batch_size_for_start(const TrainOptions& o, int world_size) {
+  if (o.resume == "none") return o.batch_size;
+  nlohmann::json meta;
+  std::string path;
+  if (o.resume == "auto") {
+    const auto files = list_checkpoints((fs::path(o.run_dir) / "checkpoints").string());
+    for (auto it = files.rbegin(); it != files.rend() && path.empty(); ++it) {
+      try {
+        meta = read_checkpoint_meta(*it);
+        path = *it;
+      } catch (const Error&) {
+        // corrupt: plan_run_directory warns about it and picks the same file as this loop
+      }
+    }
+  } else {
+    try {
+      meta = read_checkpoint_meta(o.resume);
+      path = o.resume;
+    } catch (const Error&) {
+      return o.batch_size;  // plan_run_directory reports the file
+    }
+  }
+  if (path.empty() || !meta.contains("world_size") || !meta.contains("config") || !meta["config"].contains("run")) {
+    return o.batch_size;
+  }
+  const int saved_world = meta.at("world_size").get<int>();
+  const int64_t global = meta["config"]["run"]["identity"].value("global_batch", int64_t{0});
+  if (saved_world == world_size || global <= 0) return o.batch_size;
+  const int64_t per_update = static_cast<int64_t>(world_size) * o.grad_accum;
+  if (global % per_update != 0) {
+    throw Error("the checkpoint's run has a global batch of " + std::to_string(global) + " sentences per update on " +
+                    std::to_string(saved_world) + " ranks; " + std::to_string(world_size) + " ranks x --grad-accum " +
+                    std::to_string(o.grad_accum) + " cannot split it exactly",
+                path,
+                "choose --grad-accum (or the number of ranks) so that ranks x --grad-accum divides " +
+                    std::to_string(global) + ", or start a new run directory");
+  }
+  const int64_t derived = global / per_update;
+  if (derived != o.batch_size) {
+    LOG_INFO("resuming a checkpoint of " << saved_world << " rank(s) on " << world_size << ": --batch-size " << derived
+                                         << " per rank (given " << o.batch_size << ") keeps its global batch of "
+                                         << global << " with --grad-accum " << o.grad_accum);
+  }
+  return derived;
+}
+
 RunIdentity read_run_identity(const std::string& run_dir) {
   const fs::path path = fs::path(run_dir) / kIdentityFile;
   std::ifstream in(path);
-  if (!in) throw Error("cannot read the run identity", path.string(), "is the run directory on a file system every rank shares?");
+  if (!in)
+    throw Error("cannot read the run identity", path.string(),
+                "is the run directory on a file system every rank shares?");
   try {
     return RunIdentity::from_json(nlohmann::json::parse(in), path.string());
   } catch (const nlohmann::json::exception& e) {

@@ -65,6 +65,15 @@ struct RunDirectoryPlan {
 // with a HINT) when the start is refused. `total_steps`: the run's length in updates.
 RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& current, int64_t total_steps);
 
+// The per-rank --batch-size of this start. On a resume from a checkpoint of another world size
+// it is derived so that the checkpoint's global batch stays exactly the same with this job's
+// `world_size` and --grad-accum (the global batches, and so the run, then continue unchanged;
+// docs/training.md "Resharding"), logged when it differs from --batch-size; an Error with a HINT
+// when the global batch cannot be split so. Otherwise (fresh start, same world size, a
+// checkpoint without a run record) --batch-size as given. Read-only, on every rank; reads the
+// header of the checkpoint resume_from_hint() would pick (the newest valid one for auto).
+int64_t batch_size_for_start(const TrainOptions& o, int world_size);
+
 // Rank 0: removes leftovers (and with --overwrite the old run's files), writes run.json.
 void apply_run_directory_plan(const std::string& run_dir, const RunDirectoryPlan& plan);
 

@@ -370,8 +370,9 @@ bool hold_requested_for_tests(const std::string& point, int rank) {
 // ---------------------------------------------------------------------------------------------
 // The run.
 
-int run_training(const TrainOptions& o) {
-  o.validate();
+int run_training(const TrainOptions& given) {
+  given.validate();
+  TrainOptions o = given;  // the per-rank batch may be derived on a resume (below)
   auto objective = model::parse_objective(o.objective);
   objective.temperature = o.temperature;
   objective.pos_ratio = o.pos_ratio;
@@ -388,6 +389,8 @@ int run_training(const TrainOptions& o) {
   const int rank = comm.rank();
   const torch::Device device = cluster.device;
   install_preemption_handlers();  // again, in case MPI's start-up replaced them
+  // A resume on another number of ranks keeps the checkpoint's global batch (run_directory.h).
+  o.batch_size = batch_size_for_start(o, comm.world_size());
   // The other sentences of the global batch are the negatives: with one there are none, the
   // loss is a constant and every gradient is 0 - a run that "trains" and learns nothing.
   if (o.batch_size * comm.world_size() < 2) {

@@ -8,7 +8,9 @@ rounding (the rows of a global batch are reduced in another order; measured 1.5e
 absolute; a resume that rebuilds the order with W' is the control). Logged losses are rank 0's
 local share, so only steps 1..S (the W=3 part) are compared, exactly. The row-id control (rebuilding the
 order with the new world size gives other batches) is CorpusReaderTest.ReshardedResumeKeepsTheGlobalBatches.
-A resume with a different global batch is refused with exit 1 and a HINT.
+The W'=2 resume is given the W=3 job's own --batch-size 4 and derives 6 from the checkpoint's
+global batch (as a Slurm requeue with the same config on fewer tasks would); a global batch that
+W' ranks x --grad-accum cannot split is refused with exit 1 and a HINT.
 """
 import json
 import os
@@ -64,12 +66,20 @@ def main():
             check(meta["layout_world_size"] == 3 and meta["global_rows_consumed"] == S * 12,
                   f"checkpoint records layout 3 and {S * 12} rows consumed: {meta.get('layout_world_size')} "
                   f"{meta.get('global_rows_consumed')}")
-            bad = mpirun(world, common + ["--batch-size", str(batch + 1), "--run-dir", d, "--resume", "auto"])
-            check(bad.returncode == 1 and "HINT" in bad.stderr and "global batch" in bad.stderr,
-                  f"W'={world}: another global batch is refused with a HINT: " + bad.stderr[-300:])
-            r = mpirun(world, common + ["--batch-size", str(batch), "--run-dir", d, "--resume", "auto"])
+            # A global batch of 12 cannot be split over W' ranks x --grad-accum 5: refused.
+            bad = mpirun(world, common + ["--batch-size", "4", "--grad-accum", "5", "--run-dir", d, "--resume", "auto"])
+            check(bad.returncode == 1 and "HINT" in bad.stderr and "global batch of 12" in bad.stderr
+                  and "--grad-accum" in bad.stderr,
+                  f"W'={world}: a global batch that cannot be kept is refused with a HINT: " + bad.stderr[-300:])
+            # W'=2 gets the W=3 job's own --batch-size 4 (a requeue with the same config): the
+            # per-rank batch 6 is derived from the checkpoint's global batch; W'=1 passes 12.
+            given = 4 if world == 2 else batch
+            r = mpirun(world, common + ["--batch-size", str(given), "--run-dir", d, "--resume", "auto"])
             check(r.returncode == 0 and "keeps the layout of 3 rank(s)" in r.stderr,
                   f"W'={world} resumes: " + r.stderr[-500:])
+            derived_log = f"--batch-size {batch} per rank (given 4) keeps its global batch of 12"
+            check((derived_log in r.stderr) == (given != batch),
+                  f"W'={world}: the derived per-rank batch is logged when it differs from --batch-size")
             # The logged loss is rank 0's local share (train_step.h), so only the steps of the W=3
             # part compare directly; the steps after the resume are checked through the parameters.
             lw = losses(d)
