@@ -3,7 +3,7 @@
 corpus of N sentences made by recombining halves of the default corpus's sentences (fixed seed,
 5% exact copies so --dedup has work). Prints a markdown table for docs/data.md.
 
-usage: bench_prep.py BUILD_DIR WORK_DIR [--sentences 3000000] [--processes 1,2] [SHARED_DATA]
+usage: bench_prep.py BUILD_DIR WORK_DIR [--sentences 3000000] [--processes 1,2] [--dedup no,yes] [--keep] [SHARED_DATA]
 Peak RSS is /usr/bin/time's maximum resident set size of each simcsepp process (the largest
 rank's under mpirun). The corpus is written once to WORK_DIR/synthetic-N.txt and reused.
 """
@@ -22,6 +22,8 @@ ap.add_argument("data", nargs="?", default=os.path.join(os.path.dirname(__file__
 ap.add_argument("--sentences", type=int, default=3_000_000)
 ap.add_argument("--processes", default="1,2")
 ap.add_argument("--threads", type=int, default=1, help="tokenizer threads per process")
+ap.add_argument("--dedup", default="no,yes", help="which of no/yes to run for every process count")
+ap.add_argument("--keep", action="store_true", help="keep each prepared corpus (WORK_DIR/out-K-D) for bench_reader_io")
 a = ap.parse_args()
 binary = os.path.join(a.build, "bin", "simcsepp")
 vocab = os.path.join(a.data, "vocab", "bert-base-uncased-vocab.txt")
@@ -54,7 +56,7 @@ if not os.path.exists(corpus):
 size_mb = os.path.getsize(corpus) / 1e6
 
 rows = []
-for dedup in (False, True):
+for dedup in [d == "yes" for d in a.dedup.split(",")]:
     for k in [int(x) for x in a.processes.split(",")]:
         out = os.path.join(a.work, f"out-{k}-{int(dedup)}")
         subprocess.run(["rm", "-rf", out], check=True)
@@ -71,6 +73,8 @@ for dedup in (False, True):
         rss = max(int(x) for x in re.findall(r"RSS_KB=(\d+)", p.stderr)) / 1024
         total = int(re.search(r"total: \d+ lines, (\d+) rows", p.stdout).group(1))
         rows.append((k, dedup, total, wall, total / wall, rss))
+        if not a.keep:
+            subprocess.run(["rm", "-rf", out], check=True)
         print(f"{k} processes, dedup={dedup}: {total} rows in {wall:.1f} s, {total / wall:,.0f} rows/s, peak RSS {rss:.0f} MiB",
               flush=True)
 

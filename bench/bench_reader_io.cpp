@@ -6,7 +6,9 @@
 // file bytes, shard opens and SHA-256 checks, the same per rank, each rank's peak RSS and
 // sentences/s at next(), and the shuffle quality: distinct shards per global batch and per
 // local batch (mean and minimum over the epoch's steps).
-// Usage: mpirun -np W bench_reader_io CORPUS_DIR [local_batch=64] [window_shards=8] [hash_split=0]
+// Usage: mpirun -np W bench_reader_io CORPUS_DIR [local_batch=64] [window_shards=8] [hash_split=0] [stat_steps=0]
+// stat_steps > 0: the shuffle quality is taken over the epoch's first stat_steps steps only, so
+// that the record of rows (4 bytes per row) does not add to the reader's peak RSS on a large corpus.
 // Results: docs/data.md.
 #include <mpi.h>
 
@@ -48,7 +50,7 @@ int main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   if (argc < 2) {
     if (rank == 0)
-      std::fprintf(stderr, "usage: bench_reader_io CORPUS_DIR [local_batch] [window_shards] [hash_split]\n");
+      std::fprintf(stderr, "usage: bench_reader_io CORPUS_DIR [local_batch] [window_shards] [hash_split] [stat_steps]\n");
     MPI_Finalize();
     return 2;
   }
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
     o.local_batch = argc > 2 ? std::stoll(argv[2]) : 64;
     o.window_shards = argc > 3 ? std::stoll(argv[3]) : 8;
     o.hash_split_shards = argc > 4 && std::string(argv[4]) == "1";
+    const int64_t stat_steps_arg = argc > 5 ? std::stoll(argv[5]) : 0;
     o.prefetch_batches = 0;
     CorpusReader reader(o);
     const Manifest& m = reader.manifest();
@@ -70,11 +73,14 @@ int main(int argc, char** argv) {
       shard_end.push_back(s.first_row + s.rows);
     }
     const int64_t steps = reader.steps_per_epoch();
+    const int64_t stat_steps = stat_steps_arg > 0 ? std::min(stat_steps_arg, steps) : steps;
     std::vector<int32_t> shards_of_rows;  // step-major, this rank's rows' shard indices
-    shards_of_rows.reserve(static_cast<size_t>(steps * o.local_batch));
+    shards_of_rows.reserve(static_cast<size_t>(stat_steps * o.local_batch));
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t s = 0; s < steps; ++s) {
-      for (int64_t row : reader.next().global_rows) {
+      const TrainingBatch batch = reader.next();
+      if (s >= stat_steps) continue;
+      for (int64_t row : batch.global_rows) {
         const auto it = std::upper_bound(shard_end.begin(), shard_end.end(), row);
         shards_of_rows.push_back(static_cast<int32_t>(it - shard_end.begin()));
       }
@@ -97,8 +103,8 @@ int main(int argc, char** argv) {
         job_opens += all[static_cast<size_t>(r) * mine.size() + 1];
         job_hashed += all[static_cast<size_t>(r) * mine.size() + 2];
       }
-      const auto per_rank = static_cast<size_t>(steps * o.local_batch);
-      for (int64_t s = 0; s < steps; ++s) {
+      const auto per_rank = static_cast<size_t>(stat_steps * o.local_batch);
+      for (int64_t s = 0; s < stat_steps; ++s) {
         std::set<int32_t> global;
         for (int r = 0; r < world; ++r) {
           const auto* first = rows.data() + static_cast<size_t>(r) * per_rank + static_cast<size_t>(s * o.local_batch);
@@ -115,12 +121,12 @@ int main(int argc, char** argv) {
           "\"window_shards\": %lld, \"hash_split_shards\": %s, \"steps\": %lld, \"job_bytes_read\": %.0f, "
           "\"bytes_read_over_corpus\": %.4f, \"job_shards_opened\": %.0f, \"job_shards_hashed\": %.0f, "
           "\"global_batch_shards_mean\": %.2f, \"global_batch_shards_min\": %zu, \"local_batch_shards_mean\": %.2f, "
-          "\"local_batch_shards_min\": %zu, \"ranks\": [",
+          "\"local_batch_shards_min\": %zu, \"shuffle_steps\": %lld, \"ranks\": [",
           world, static_cast<long long>(m.total_rows), m.shards.size(), static_cast<long long>(corpus_bytes),
           static_cast<long long>(o.local_batch), static_cast<long long>(o.window_shards),
           o.hash_split_shards ? "true" : "false", static_cast<long long>(steps), job_bytes,
-          job_bytes / double(corpus_bytes), job_opens, job_hashed, global_sum / double(steps), global_min,
-          local_sum / double(steps * world), local_min);
+          job_bytes / double(corpus_bytes), job_opens, job_hashed, global_sum / double(stat_steps), global_min,
+          local_sum / double(stat_steps * world), local_min, static_cast<long long>(stat_steps));
       for (int r = 0; r < world; ++r) {
         const double* v = all.data() + static_cast<size_t>(r) * mine.size();
         std::printf(
