@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # bench_corpus_scale.sh - issue 15's scale benchmark: a synthetic corpus of N sentences (default
-# 50M, about 3 GB of text), prepared with 1 and 2 processes (and --dedup with 2), then one epoch
+# 50M: 5.6 GB of text), prepared with 1 and 2 processes (and --dedup with 2), then one epoch
 # of the streaming reader at window sizes 2/8/32 (1 rank) and on 1/2/3 ranks (window 8).
 # Prints bench_prep.py's table and one JSON line of bench_reader_io per reader run; the numbers
-# go to docs/data.md. A benchmark, not a test: it takes 30-40 minutes on a 2-core machine and
-# needs about 3 GB + 2 x the prepared corpus of free disk in WORK_DIR.
+# go to docs/data.md. A benchmark, not a test: it took 8 minutes on the 2-core CPU machine
+# (2026-12-03) and needs the text + 2 x the prepared corpus of free disk in WORK_DIR (~13 GB at 50M).
 # usage: bench/bench_corpus_scale.sh BUILD_DIR WORK_DIR [SENTENCES] [SHARED_DATA]
 set -euo pipefail
 build=$1 work=$2 n=${3:-50000000}
