@@ -127,7 +127,7 @@ BertModelImpl::BertModelImpl(const BertConfig& config) : config_(config) {
 }
 
 BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, bool dropout,
-                                  bool want_first_layer_output) {
+                                  bool want_first_layer_output, const torch::Tensor& first_position) {
   TORCH_CHECK(input_ids.dim() == 2 && attention_mask.sizes() == input_ids.sizes(),
               "input_ids and attention_mask must both be [batch, length]");
   // Key-padding mask broadcast over heads and queries; bool keeps it valid under any autocast dtype.
@@ -135,6 +135,12 @@ BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::T
   if (dropout) begin_keyed_dropout_call();  // counts calls only in the test-only keyed mode
   BertOutput out;
   auto hidden = embeddings(input_ids, dropout);
+  if (first_position.defined()) {
+    TORCH_CHECK(first_position.dim() == 2 && first_position.size(0) == hidden.size(0) &&
+                    first_position.size(1) == hidden.size(2),
+                "first_position must be [batch, hidden]");
+    hidden = torch::cat({first_position.to(hidden.scalar_type()).unsqueeze(1), hidden.narrow(1, 1, hidden.size(1) - 1)}, 1);
+  }
   for (size_t i = 0; i < encoder->layer->size(); ++i) {
     hidden = encoder->layer[i]->as<BertLayer>()->forward(hidden, keep_mask, dropout);
     if (i == 0 && want_first_layer_output) out.first_layer_output = hidden;

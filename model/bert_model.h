@@ -113,8 +113,11 @@ class BertModelImpl : public torch::nn::Module {
  public:
   explicit BertModelImpl(const BertConfig& config);
   // input_ids, attention_mask: int64 [B, L] (mask 1 = token, 0 = padding).
+  // first_position [B, H] (optional): replaces the embedding output at position 0 (after the
+  // embedding LayerNorm and dropout) - DiffCSE's discriminator is conditioned on the sentence
+  // embedding this way (the official modeling_bert.py's cls_input).
   BertOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, bool dropout,
-                     bool want_first_layer_output = false);
+                     bool want_first_layer_output = false, const torch::Tensor& first_position = {});
 
   const BertConfig& config() const { return config_; }
 

@@ -11,8 +11,8 @@ namespace simcsepp::model {
 namespace {
 
 const char* kObjectiveHint =
-    "use simcse, off-dropout, dcl, simcse++ (= off-dropout+dcl) or supervised, or join them "
-    "with '+', e.g. supervised+dcl";
+    "use simcse, off-dropout, dcl, simcse++ (= off-dropout+dcl), supervised, diffcse (= simcse+rtd) or "
+    "diffcse++ (= diffcse+off-dropout+dcl), or join them with '+', e.g. supervised+dcl";
 
 }  // namespace
 
@@ -20,6 +20,7 @@ std::string ObjectiveConfig::name() const {
   std::string n = supervised ? "supervised" : "simcse";
   if (off_dropout) n += "+off-dropout";
   if (dcl) n += "+dcl";
+  if (rtd) n += "+rtd";
   return n;
 }
 
@@ -38,6 +39,20 @@ void ObjectiveConfig::validate() const {
   if (!(std::isfinite(dcl_weight) && dcl_weight >= 0)) {
     throw Error("--dcl-weight must be >= 0, got " + std::to_string(dcl_weight), "--dcl-weight", "the paper uses 0.1");
   }
+  if (rtd) {
+    if (supervised) {
+      throw Error("replaced-token detection (DiffCSE) is an unsupervised objective", "--objective",
+                  "use diffcse or diffcse++ on a text corpus");
+    }
+    if (!(std::isfinite(rtd_weight) && rtd_weight >= 0)) {
+      throw Error("--rtd-weight must be >= 0, got " + std::to_string(rtd_weight), "--rtd-weight",
+                  "DiffCSE uses 0.005 for BERT-base");
+    }
+    if (!(rtd_mask_ratio > 0 && rtd_mask_ratio <= 1)) {
+      throw Error("--rtd-mask-ratio must be in (0, 1], got " + std::to_string(rtd_mask_ratio), "--rtd-mask-ratio",
+                  "DiffCSE masks 0.3 of the tokens for BERT-base");
+    }
+  }
 }
 
 ObjectiveConfig parse_objective(const std::string& spec) {
@@ -46,9 +61,9 @@ ObjectiveConfig parse_objective(const std::string& spec) {
   std::stringstream ss(spec);
   std::string part;
   while (std::getline(ss, part, '+')) {
-    // "simcse++" splits into "simcse", "", "".
+    // "simcse++" splits into "simcse", "", "" (and "diffcse++" into "diffcse", "", "").
     if (part.empty()) {
-      if (spec.find("simcse++") == std::string::npos) {
+      if (spec.find("simcse++") == std::string::npos && spec.find("diffcse++") == std::string::npos) {
         throw Error("malformed objective '" + spec + "'", "--objective", kObjectiveHint);
       }
       cfg.off_dropout = true;
@@ -58,6 +73,8 @@ ObjectiveConfig parse_objective(const std::string& spec) {
       cfg.off_dropout = true;
     } else if (part == "dcl") {
       cfg.dcl = true;
+    } else if (part == "diffcse" || part == "rtd") {
+      cfg.rtd = true;
     } else if (part == "supervised" || part == "sup") {
       cfg.supervised = true;
     } else {

@@ -3,7 +3,8 @@
 // Objectives combine: instance loss (unsupervised SimCSE or supervised with hard negatives),
 // optionally with off-dropout negatives and optionally plus lambda * DCL. The CLI spelling is
 // parsed here once: "simcse", "off-dropout", "dcl", "simcse++" (= off-dropout + dcl),
-// "supervised", and '+'-joined combinations such as "supervised+dcl" or "off-dropout+dcl".
+// "supervised", "diffcse" (= simcse + rtd), "diffcse++" (= diffcse + off-dropout + dcl, as in the
+// SimCSE++ paper), and '+'-joined combinations such as "supervised+dcl" or "off-dropout+dcl".
 #pragma once
 
 #include <string>
@@ -19,6 +20,10 @@ struct ObjectiveConfig {
   double dcl_weight = 0.1;            // lambda
   double dcl_temperature = 5.0;       // tau_d
   double hard_negative_weight = 1.0;  // w: multiplies exp(s(h_i, n_j)) of every hard negative
+  // DiffCSE (model/rtd_loss.h): + rtd_weight * the conditional replaced-token-detection loss.
+  bool rtd = false;
+  double rtd_weight = 0.005;     // lambda, the paper's BERT-base value
+  double rtd_mask_ratio = 0.3;   // share of tokens masked for the generator
 
   // Canonical name, e.g. "supervised+off-dropout+dcl" or "simcse".
   std::string name() const;

@@ -55,6 +55,8 @@ struct StepRecord {
   double loss = 0.0;                                   // total loss (NaN/Inf are exported as such: alerts watch it)
   std::optional<double> instance_loss = std::nullopt;  // off-dropout instance-discrimination part
   std::optional<double> dcl_loss = std::nullopt;       // dimension-wise contrastive part
+  std::optional<double> rtd_loss = std::nullopt;       // DiffCSE's replaced-token detection (unweighted)
+  std::optional<double> rtd_accuracy = std::nullopt;   // its token accuracy on this rank
   double learning_rate = 0.0;
   std::optional<double> grad_norm = std::nullopt;  // global L2 norm before clipping
   double step_seconds = 0.0;                       // wall time of the whole step

@@ -14,6 +14,7 @@
 #include "cluster/base/log.h"
 #include "cluster/base/remove_tree.h"
 #include "data/sha256.h"
+#include "model/objective_config.h"
 #include "trainer/checkpoint_file.h"
 #include "trainer/training_checkpoint.h"
 #include "trainer/training_run.h"
@@ -94,7 +95,7 @@ bool RunIdentity::same_run_as(const RunIdentity& other) const {
 }
 
 nlohmann::json run_defining_options(const TrainOptions& o) {
-  return {{"objective", o.objective},
+  nlohmann::json j = {{"objective", o.objective},
           {"max_len", o.max_len},
           {"lr", o.lr},
           {"weight_decay", o.weight_decay},
@@ -107,6 +108,12 @@ nlohmann::json run_defining_options(const TrainOptions& o) {
           {"grad_clip", o.grad_clip},
           {"pooler", o.pooler},
           {"seed", o.seed}};
+  // DiffCSE's own options only for its runs: other runs keep the identity they always had.
+  if (model::parse_objective(o.objective).rtd) {
+    j["rtd_weight"] = o.rtd_weight;
+    j["rtd_mask_ratio"] = o.rtd_mask_ratio;
+  }
+  return j;
 }
 
 RunIdentity current_run_identity(const TrainOptions& o, const model::BertConfig& bert, const std::string& manifest_path,

@@ -1,6 +1,7 @@
 // train_step.cpp - see train_step.h.
 #include "trainer/train_step.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/torch.h>
 
@@ -55,6 +56,13 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
   SIMCSEPP_CHECK(config_.chunk_size >= 0 && config_.logits_budget >= 0, "chunk_size and logits_budget must be >= 0");
   encoder_->train();
   auto params = encoder_->parameters();
+  if (config_.objective.rtd) {
+    SIMCSEPP_CHECK(config_.rtd && config_.rtd->generator && config_.rtd->discriminator,
+                   "the RTD objective needs a generator and a discriminator");
+    SIMCSEPP_CHECK(config_.chunk_size == 0, "the RTD objective does not run with gradient caching");
+    config_.rtd->discriminator->train();
+    for (const auto& p : config_.rtd->discriminator->parameters()) params.push_back(p);
+  }
   cluster::GradientReducerOptions reducer_options;
   reducer_options.bucket_bytes = config_.bucket_bytes;
   // With accumulation the buckets are all-reduced once, after the last micro-batch's backward.
@@ -85,6 +93,8 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
   out.loss = zero.clone();
   out.instance = zero.clone();
   out.dcl = zero.clone();
+  out.rtd = zero.clone();
+  out.rtd_accuracy = zero.clone();
   out.phases = std::make_shared<PhaseClock>(device_, &blocking_);
   PhaseClock& clock = *out.phases;
   clock.start();
@@ -113,17 +123,34 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
       continue;
     }
     model::ObjectiveViews views;
+    model::ReplacedTokens edited;
     {
       // One autocast region for all encoder calls of this forward pass: each weight is cast to
       // bf16 once. The loss (below) and backward run outside it, in fp32.
       model::AutocastScope autocast(device_.type(), config_.mixed_precision);
       views = model::encode_views(encoder_, config_.objective, config_.pooler, ids, masks);
+      if (config_.objective.rtd) edited = rtd_edit(ids.front(), masks.front(), static_cast<int64_t>(m));
     }
     const auto loss = model::objective_loss(comm_, config_.objective, views);
+    auto total = loss.total;
+    if (config_.objective.rtd) {
+      // DiffCSE: both dropout-on views (h and h+, after the head) condition the discriminator on
+      // their own edited copy, as the official code feeds its 2N sentences.
+      const auto two = torch::cat({masks.front(), masks.front()}, 0);
+      model::RtdLoss rtd;
+      {
+        model::AutocastScope autocast(device_.type(), config_.mixed_precision);
+        rtd = model::rtd_loss(comm_, config_.rtd->discriminator, edited, two,
+                              torch::cat({views.anchor, views.positive}, 0), true);
+      }
+      total = total + config_.objective.rtd_weight * rtd.loss;
+      out.rtd += rtd.loss.detach() * scale;
+      out.rtd_accuracy += rtd.accuracy * scale;
+    }
     clock.lap(PhaseClock::kForward);
-    (loss.total * scale).backward();
+    (total * scale).backward();
     clock.lap(PhaseClock::kBackward);
-    out.loss += loss.total.detach() * scale;
+    out.loss += total.detach() * scale;
     out.instance += loss.instance.detach() * scale;
     out.dcl += loss.dcl.detach() * scale;
     anchor = views.anchor.detach();
@@ -157,10 +184,11 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
   }
   ++updates_;
 
-  const auto scalars = torch::stack({out.loss, out.instance, out.dcl, out.grad_norm, out.skipped, out.stop});
+  const auto scalars = torch::stack(
+      {out.loss, out.instance, out.dcl, out.grad_norm, out.skipped, out.stop, out.rtd, out.rtd_accuracy});
   if (device_.is_cuda()) {
     auto pinned = torch::TensorOptions().dtype(torch::kFloat).pinned_memory(true);
-    out.host_scalars = torch::empty({6}, pinned);
+    out.host_scalars = torch::empty({8}, pinned);
     out.host_scalars.copy_(scalars, /*non_blocking=*/true);
     if (out.singular_values.defined()) {
       out.host_singular_values = torch::empty(out.singular_values.sizes(), pinned);
@@ -176,6 +204,23 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
   return out;
 }
 
+model::ReplacedTokens TrainStep::rtd_edit(const torch::Tensor& ids, const torch::Tensor& mask, int64_t micro) {
+  // The sentence twice (h and h+ each get an edited copy, masked independently). The masks come
+  // from a CPU generator seeded by (seed, rank, update, micro-batch): reproducible on resume
+  // without saving its state, and independent of the dropout streams.
+  const RtdParts& r = *config_.rtd;
+  const uint64_t key = r.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(r.rank) * 1000003ULL +
+                       static_cast<uint64_t>(updates_) * 7919ULL + static_cast<uint64_t>(micro);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(key);
+  const auto two_ids = torch::cat({ids, ids}, 0);
+  const auto two_mask = torch::cat({mask, mask}, 0);
+  model::RtdMaskingOptions masking = r.masking;
+  masking.ratio = config_.objective.rtd_mask_ratio;
+  const auto masked = model::mask_for_rtd(two_ids, two_mask, masking, gen);
+  // The official generator runs in train mode: with dropout (under no_grad).
+  return model::replace_tokens(config_.rtd->generator, two_ids, two_mask, masked, true);
+}
+
 StepValues StepOutput::read() const {
   if (ready) ready->synchronize();
   const auto h = host_scalars.to(torch::kFloat64).contiguous();
@@ -187,6 +232,8 @@ StepValues StepOutput::read() const {
   out.grad_norm = v[3];
   out.skipped = v[4] > 0;
   out.stop = v[5] > 0;
+  out.rtd = v[6];
+  out.rtd_accuracy = v[7];
   if (host_singular_values.defined()) {
     const auto s = host_singular_values.to(torch::kFloat64).contiguous();
     out.singular_values.assign(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());

@@ -36,6 +36,7 @@
 #include "data/token_batch.h"
 #include "model/bert_config.h"
 #include "model/objective_config.h"
+#include "model/rtd_loss.h"
 #include "model/sentence_encoder.h"
 #include "trainer/adamw.h"
 #include "trainer/batch_stager.h"
@@ -44,8 +45,19 @@
 
 namespace simcsepp::trainer {
 
+// DiffCSE (objective.rtd): the frozen generator, the trained discriminator and the masking rule.
+// The discriminator's parameters are trained, all-reduced and clipped with the encoder's.
+struct RtdParts {
+  model::MlmGenerator generator{nullptr};
+  model::RtdDiscriminator discriminator{nullptr};
+  model::RtdMaskingOptions masking;
+  uint64_t seed = 42;  // the masks of update u, micro-batch m on rank r: a CPU generator seeded from these
+  int rank = 0;
+};
+
 struct TrainStepConfig {
   model::ObjectiveConfig objective;
+  std::shared_ptr<RtdParts> rtd;  // set when objective.rtd
   model::Pooler pooler = model::Pooler::kCls;
   AdamWConfig adamw;
   int64_t warmup_steps = 0;
@@ -71,6 +83,7 @@ struct TrainStepConfig {
 // Host values of one update (StepOutput::read()).
 struct StepValues {
   double loss = 0, instance = 0, dcl = 0, grad_norm = 0;
+  double rtd = 0, rtd_accuracy = 0;  // DiffCSE's RTD loss (unweighted) and accuracy; 0 without
   bool skipped = false, stop = false;
   std::vector<double> singular_values;  // empty unless diagnostics ran
 };
@@ -80,6 +93,8 @@ struct StepOutput {
   torch::Tensor loss;       // mean over micro-batches of the local total loss
   torch::Tensor instance;   // its contrastive part
   torch::Tensor dcl;        // its DCL part (unweighted)
+  torch::Tensor rtd;        // its RTD part (unweighted; zero without DiffCSE)
+  torch::Tensor rtd_accuracy;
   torch::Tensor grad_norm;  // global L2 norm of the averaged gradient, before clipping
   torch::Tensor skipped;    // 1 if the update was skipped (non-finite on any rank)
   torch::Tensor stop;       // 1 if any rank asked to stop (preemption)
@@ -95,7 +110,7 @@ struct StepOutput {
   // update k+1 is queued does not wait for k+1 (an .item() on the device tensors would, being
   // ordered after k+1 on the stream). On CPU it just reads.
   StepValues read() const;
-  torch::Tensor host_scalars;         // [6] loss, instance, dcl, grad_norm, skipped, stop
+  torch::Tensor host_scalars;         // [8] loss, instance, dcl, grad_norm, skipped, stop, rtd, rtd_accuracy
   torch::Tensor host_singular_values;  // copy of singular_values
   std::shared_ptr<c10::Event> ready;  // CUDA: recorded after the copies; null on CPU
 };
@@ -117,6 +132,8 @@ class TrainStep {
   void set_updates(int64_t updates) { updates_ = updates; }
   AdamW& optimizer() { return *optimizer_; }
   model::SentenceEncoder& encoder() { return encoder_; }
+  // DiffCSE's discriminator (null module without RTD): checkpointed with the encoder.
+  model::RtdDiscriminator discriminator() const { return config_.rtd ? config_.rtd->discriminator : model::RtdDiscriminator(nullptr); }
   const TrainStepConfig& config() const { return config_; }
   torch::Device device() const { return device_; }
   // The flat gradient buffers (one per dtype) after step(): the update's rank-averaged (and
@@ -124,6 +141,8 @@ class TrainStep {
   const std::vector<torch::Tensor>& gradients() const { return reducer_->buffers(); }
 
  private:
+  model::ReplacedTokens rtd_edit(const torch::Tensor& ids, const torch::Tensor& mask, int64_t micro);
+
   model::SentenceEncoder encoder_;
   TrainStepConfig config_;
   cluster::Communicator& comm_;

@@ -57,6 +57,9 @@ std::string save_training_checkpoint(const std::string& dir, TrainStep& step, cl
   const auto device = step.device();
   NamedTensors tensors;
   for (const auto& item : step.encoder()->named_parameters()) tensors.emplace_back("model/" + item.key(), item.value());
+  if (auto d = step.discriminator()) {  // DiffCSE: trained with the encoder, resumed with it
+    for (const auto& item : d->named_parameters()) tensors.emplace_back("discriminator/" + item.key(), item.value());
+  }
   const auto optim = step.optimizer().state();
   for (size_t i = 0; i < optim.size(); ++i) tensors.emplace_back("optim/" + std::to_string(i), optim[i]);
   {
@@ -120,6 +123,17 @@ TrainProgress load_training_checkpoint(const std::string& path, TrainStep& step,
                     "the checkpoint belongs to another model; start a new run directory");
       }
       p.copy_(saved);
+    }
+    if (auto d = step.discriminator()) {
+      for (auto& item : d->named_parameters()) {
+        const std::string key = "discriminator/" + item.key();
+        if (std::none_of(ckpt.tensors.begin(), ckpt.tensors.end(), [&](const auto& t) { return t.first == key; })) {
+          throw Error("the checkpoint has no DiffCSE discriminator (" + key + ")", path,
+                      "it was written by a run of another objective; resume with that objective or start a new run "
+                      "directory");
+        }
+        item.value().copy_(ckpt.at(key));
+      }
     }
   }
   std::vector<torch::Tensor> optim;

@@ -38,6 +38,8 @@
 #include "model/attention_backend.h"
 #include "model/flop_count.h"
 #include "model/hf_checkpoint.h"
+#include "model/mlm_generator.h"
+#include "model/rtd_discriminator.h"
 #include "monitoring/embedding_diagnostics.h"
 #include "trainer/cli/exit_codes.h"
 #include "trainer/metrics_log.h"
@@ -119,7 +121,20 @@ void TrainOptions::validate() const {
   objective_cfg.dcl_weight = dcl_weight;
   objective_cfg.dcl_temperature = dcl_temperature;
   objective_cfg.hard_negative_weight = hard_negative_weight;
+  objective_cfg.rtd_weight = rtd_weight;
+  objective_cfg.rtd_mask_ratio = rtd_mask_ratio;
   objective_cfg.validate();
+  if (objective_cfg.rtd) {
+    need(!generator_dir.empty(), "objective " + objective + " needs a generator", "--generator",
+         "pass a Hugging Face masked-LM directory, e.g. distilbert-base-uncased saved with save_pretrained");
+    need(fs::is_directory(generator_dir), "generator directory '" + generator_dir + "' does not exist", "--generator",
+         "pass a Hugging Face masked-LM directory (config.json + model.safetensors)");
+    need(discriminator_dir.empty() || fs::is_directory(discriminator_dir),
+         "discriminator directory '" + discriminator_dir + "' does not exist", "--discriminator",
+         "leave it empty to start the discriminator from --model");
+    need(chunk_size == 0, "DiffCSE does not run with gradient caching", "--chunk-size",
+         "use --chunk-size 0 (or --grad-accum for large batches)");
+  }
   model::parse_pooler(pooler);
   model::parse_pooler(eval_pooler);
 }
@@ -141,6 +156,10 @@ nlohmann::json TrainOptions::to_json() const {
           {"dcl_weight", dcl_weight},
           {"dcl_temperature", dcl_temperature},
           {"hard_negative_weight", hard_negative_weight},
+          {"generator", generator_dir},
+          {"discriminator", discriminator_dir},
+          {"rtd_weight", rtd_weight},
+          {"rtd_mask_ratio", rtd_mask_ratio},
           {"grad_clip", grad_clip},
           {"grad_accum", grad_accum},
           {"chunk_size", chunk_size},
@@ -375,6 +394,39 @@ bool hold_requested_for_tests(const std::string& point, int rank) {
   return fs::exists(std::string(v) + "." + point);
 }
 
+// DiffCSE's generator (frozen) and discriminator (trained) on the run's device, with the masking
+// rule of the run's vocabulary. Both must share the encoder's vocabulary: the generator reads and
+// writes its token ids.
+std::shared_ptr<RtdParts> make_rtd_parts(const TrainOptions& o, const data::WordPieceTokenizer& tokenizer,
+                                         const model::BertConfig& bert, torch::Device device, int rank) {
+  auto parts = std::make_shared<RtdParts>();
+  parts->generator = model::load_mlm_generator(o.generator_dir);
+  if (parts->generator->config().vocab_size != bert.vocab_size) {
+    throw Error("the generator's vocabulary has " + std::to_string(parts->generator->config().vocab_size) +
+                    " tokens, the encoder's " + std::to_string(bert.vocab_size),
+                o.generator_dir, "use a generator trained with the encoder's vocabulary (the paper: distilbert-base-uncased "
+                                 "for bert-base-uncased)");
+  }
+  if (tokenizer.mask_id() < 0) {
+    throw Error("the vocabulary has no [MASK] token", o.model_dir, "DiffCSE masks tokens for the generator");
+  }
+  parts->generator->to(device);
+  parts->discriminator =
+      model::load_rtd_discriminator(o.discriminator_dir.empty() ? o.model_dir : o.discriminator_dir, o.seed);
+  if (parts->discriminator->bert->config().hidden_size != bert.hidden_size) {
+    throw Error("the discriminator's hidden size differs from the encoder's", o.discriminator_dir,
+                "the sentence embedding conditions the discriminator's first position: use a BERT of the same width");
+  }
+  parts->discriminator->to(device);
+  parts->masking.mask_id = tokenizer.mask_id();
+  parts->masking.vocab_size = bert.vocab_size;
+  parts->masking.special_ids = {tokenizer.pad_id(), tokenizer.unk_id(), tokenizer.cls_id(), tokenizer.sep_id(),
+                                tokenizer.mask_id()};
+  parts->seed = o.seed;
+  parts->rank = rank;
+  return parts;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -389,6 +441,8 @@ int run_training(const TrainOptions& given) {
   objective.dcl_weight = o.dcl_weight;
   objective.dcl_temperature = o.dcl_temperature;
   objective.hard_negative_weight = o.hard_negative_weight;
+  objective.rtd_weight = o.rtd_weight;
+  objective.rtd_mask_ratio = o.rtd_mask_ratio;
   const Inputs inputs = check_inputs(o, objective);
 
   // Before the bootstrap: a warning that arrives while the ranks start up must not kill them
@@ -533,6 +587,7 @@ int run_training(const TrainOptions& given) {
     LOG_INFO("attention: " << step_kernel << " kernel in the step, " << eval_kernel
                            << " in evaluation (--attention-backend " << o.attention_backend << ")");
   }
+  if (objective.rtd) sc.rtd = make_rtd_parts(o, tokenizer, encoder->config(), device, rank);
   TrainStep step(encoder, sc, comm);
   const auto eval_pooler = model::parse_pooler(o.eval_pooler);
   const int64_t eval_max_len = default_eval_max_len(encoder->config());
@@ -704,6 +759,10 @@ int run_training(const TrainOptions& given) {
     r.loss = loss;
     r.instance_loss = v.instance;
     r.dcl_loss = v.dcl;
+    if (objective.rtd) {
+      r.rtd_loss = v.rtd;
+      r.rtd_accuracy = v.rtd_accuracy;
+    }
     r.learning_rate = p.out.lr;
     r.grad_norm = v.grad_norm;
     r.step_seconds = std::chrono::duration<double>(end.value_or(std::chrono::steady_clock::now()) - p.begin).count();
@@ -757,7 +816,9 @@ int run_training(const TrainOptions& given) {
                               {"model_flops_per_s", optional(r.model_flops_per_second)},
                               {"mfu", optional(r.model_flops_utilization)},
                               {"effective_rank", optional(r.effective_rank)},
-                              {"gpu_memory_used_bytes", optional(r.gpu_memory_used_bytes)}});
+                              {"gpu_memory_used_bytes", optional(r.gpu_memory_used_bytes)},
+                              {"rtd_loss", optional(r.rtd_loss)},
+                              {"rtd_accuracy", optional(r.rtd_accuracy)}});
     }
     prom.record_step(r);
   };

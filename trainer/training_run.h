@@ -34,6 +34,12 @@ struct TrainOptions {
   double dcl_weight = 0.1;
   double dcl_temperature = 5.0;
   double hard_negative_weight = 1.0;
+  // DiffCSE (--objective diffcse / diffcse++): the frozen generator, where the discriminator
+  // starts (empty: --model), lambda and the masking ratio (the paper's BERT-base values).
+  std::string generator_dir;
+  std::string discriminator_dir;
+  double rtd_weight = 0.005;
+  double rtd_mask_ratio = 0.3;
   double grad_clip = 0.0;
   int64_t grad_accum = 1;
   int64_t chunk_size = 0;  // gradient caching: sentences per encoder chunk; 0 = off (train_step.h)

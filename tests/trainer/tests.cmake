@@ -44,3 +44,5 @@ endforeach()
 # Resume on another world size (issue 16.1): W=3 checkpoint resumed on W'=2 and W'=1 under mpirun.
 simcsepp_add_python_test(python.train_reshard_resume train_reshard_resume.py)
 simcsepp_add_python_test(python.train_reshard_batches train_reshard_batches.py)
+# DiffCSE / DiffCSE++ end to end: trains, checkpoints and resumes the discriminator, exports the encoder only.
+simcsepp_add_python_test(python.train_diffcse train_diffcse.py)

@@ -34,6 +34,15 @@ class TrainCommand final : public Command {
         "dcl-temperature", po::value(&c.dcl_temperature)->default_value(c.dcl_temperature), "tau_d of DCL")(
         "hard-negative-weight", po::value(&c.hard_negative_weight)->default_value(c.hard_negative_weight),
         "w multiplying exp(s) of hard negatives (supervised)")(
+        "generator", po::value(&c.generator_dir)->default_value(c.generator_dir),
+        "DiffCSE: Hugging Face masked-LM directory (BertForMaskedLM or DistilBertForMaskedLM; the paper uses "
+        "distilbert-base-uncased), frozen, never exported")(
+        "discriminator", po::value(&c.discriminator_dir)->default_value(c.discriminator_dir),
+        "DiffCSE: BERT directory the discriminator starts from (default: --model, as the official code)")(
+        "rtd-weight", po::value(&c.rtd_weight)->default_value(c.rtd_weight),
+        "DiffCSE: lambda of the replaced-token-detection loss")(
+        "rtd-mask-ratio", po::value(&c.rtd_mask_ratio)->default_value(c.rtd_mask_ratio),
+        "DiffCSE: share of tokens masked for the generator")(
         "grad-clip", po::value(&c.grad_clip)->default_value(c.grad_clip), "max global gradient norm; 0 = off")(
         "grad-accum", po::value(&c.grad_accum)->default_value(c.grad_accum), "micro-batches per update")(
         "chunk-size", po::value(&c.chunk_size)->default_value(c.chunk_size),
