@@ -28,10 +28,14 @@ th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: ta
 .legend { font-size: 0.85em; } .key { margin-right: 1em; white-space: nowrap; }
 .swatch { display: inline-block; width: 0.9em; height: 0.9em; margin-right: 0.3em; vertical-align: -0.1em; }
 .note { color: #a00 !important; } code { background: #f4f4f4; padding: 0 0.2em; }
+table.kv td { max-width: 70em; } td code { white-space: pre-wrap; word-break: break-all; }
 )";
 
 std::string json_value_cell(const nlohmann::json& v) {
-  if (v.is_number()) return number_cell(v.get<double>(), 8);
+  if (v.is_number()) {
+    const double x = v.get<double>();
+    return "<td data-value=\"" + exact_number(x) + "\">" + display_number(x, 10) + "</td>";
+  }
   if (v.is_string()) return "<td>" + escape_html(v.get<std::string>()) + "</td>";
   if (v.is_null()) return "<td>null</td>";
   return "<td><code>" + escape_html(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) + "</code></td>";
@@ -52,7 +56,7 @@ std::string number_cell(double v, int digits) {
 
 std::string key_value_table(const nlohmann::json& object, const std::string& id) {
   std::ostringstream out;
-  out << "<table id=\"" << escape_html(id) << "\"><tr><th>key</th><th>value</th></tr>\n";
+  out << "<table class=\"kv\" id=\"" << escape_html(id) << "\"><tr><th>key</th><th>value</th></tr>\n";
   if (object.is_object()) {
     for (const auto& [key, value] : object.items()) {
       out << "<tr data-key=\"" << escape_html(key) << "\"><th>" << escape_html(key) << "</th>"

@@ -54,8 +54,8 @@ std::vector<ChartPlan> chart_plans() {
                             {"dcl_loss", "DCL part (weighted)", NullIs::kNonFinite,
                              "not in the step lines (objectives without DCL log 0)"}};
     plans.push_back({"chart-loss", "Loss and its parts", "loss",
-                     "Training loss of each update (the mean over ranks) with its instance-wise contrastive part and "
-                     "the dimension-wise (DCL) part.",
+                     "Training loss of each update as rank 0 computed it (its sentences, the negatives of every rank), "
+                     "with its instance-wise contrastive part and the dimension-wise (DCL) part.",
                      steps(f), f, "step lines"});
   }
   {
@@ -121,7 +121,7 @@ std::vector<ChartPlan> chart_plans() {
                    "Each rank's sentences per second in its logging steps (its sentences over its step time).",
                    [](const RunRecord& r) { return r.history.rank_series("sentences_per_s"); },
                    {{"sentences_per_s", "sentences/s per rank", NullIs::kNonFinite, no_ranks}}, "ranks lines"});
-  plans.push_back({"chart-skipped", "Skipped updates", "updates skipped so far",
+  plans.push_back({"chart-skipped", "Skipped updates", "skipped so far",
                    "Updates skipped because the loss or a gradient was not finite (cumulative); --max-skipped-steps "
                    "in a row stop the run.",
                    [](const RunRecord& r) { return std::vector<Series>{r.history.skipped_cumulative()}; },
@@ -182,22 +182,23 @@ std::string render_run_report(const RunRecord& run) {
   html << "<h2>Charts</h2>\n<div class=\"charts\">\n";
   std::vector<std::string> absent;
   for (const auto& plan : chart_plans()) {
-    std::vector<Series> present;
     auto all = plan.series(run);
-    for (auto& s : all) {
-      if (!s.points.empty()) present.push_back(std::move(s));
-    }
-    // A field is absent when no series of the chart carries it (ranks: none at all).
+    bool none = true;
+    for (const auto& s : all) none = none && s.points.empty();
+    // A field is absent when its series has no point; the per-rank and derived charts have one
+    // field for all their series.
     for (size_t i = 0; i < plan.fields.size(); ++i) {
       const auto& f = plan.fields[i];
-      const bool missing = plan.where == "ranks lines" || plan.id == "chart-skipped"
-                               ? present.empty()
-                               : i < all.size() && all[i].points.empty();
+      const bool missing = plan.fields.size() == all.size() ? all[i].points.empty() : none;
       if (missing) {
         absent.push_back("<li data-field=\"" + escape_html(f.name) + "\" data-chart=\"" + escape_html(plan.id) +
                          "\"><b>" + escape_html(plan.title) + "</b>: <code>" + escape_html(f.name) + "</code> (" +
                          escape_html(plan.where) + ") - " + escape_html(f.absent_because) + "</li>");
       }
+    }
+    std::vector<Series> present;
+    for (auto& s : all) {
+      if (!s.points.empty()) present.push_back(std::move(s));
     }
     if (present.empty()) continue;
     ChartSpec spec;

@@ -10,7 +10,7 @@
    metrics.jsonl; the charts of fields a CPU run lacks (MFU, GPU memory) are listed as absent;
 4. negative controls: the same page with one value perturbed in its last digit, or one point
    removed, fails the comparison; a page with a console.error, or one loading an image, fails the
-   console/load check; a blank page fails the screenshot check; a planted NaN loss is drawn as a
+   console/load check, and so does one asking for a web font; a blank page fails the screenshot check; a planted NaN loss is drawn as a
    non-finite mark, not a point;
 5. `simcsepp report RUN` rewrites the same bytes; a directory without metrics.jsonl is refused
    (exit 1, HINT) and nothing is written."""
@@ -114,8 +114,9 @@ def main():
                                             float(summary["best_sts_dev_spearman_x100"]))],
               f"the best step is marked on the dev chart: {dom.markers['chart-dev']}")
         absent = {f for _, f in dom.absent}
-        check({"mfu", "gpu_memory_used_bytes"} <= absent and "chart-mfu" not in dom.charts,
-              f"MFU and GPU memory (none on a CPU) are listed as absent, not drawn: {sorted(absent)}")
+        check(absent == {"mfu", "gpu_memory_used_bytes"} and "chart-mfu" not in dom.charts and
+              "chart-gpu-memory" not in dom.charts,
+              f"exactly MFU and GPU memory (none on a CPU) are listed as absent, not drawn: {sorted(absent)}")
         text = " ".join(dom.text)
         check("summary" in text.lower() and "Configuration" in text, "summary and configuration sections")
 
@@ -140,6 +141,11 @@ def main():
         open(loading, "w").write(html_text.replace("</body>", '<img src="elsewhere.png"></body>'))
         _, _, lproblems = load(loading, tmp)
         check(any("elsewhere.png" in p for p in lproblems), f"a page loading another file is caught: {lproblems[:2]}")
+        fonts = os.path.join(tmp, "fonts.html")
+        open(fonts, "w").write(html_text.replace(
+            "</head>", '<link rel="stylesheet" href="https://fonts.googleapis.com/css2?family=Roboto"></head>'))
+        _, _, fproblems = load(fonts, tmp)
+        check(any("fonts.googleapis.com" in p for p in fproblems), f"a page loading a web font is caught: {fproblems[:2]}")
         blank = os.path.join(tmp, "blank.html")
         open(blank, "w").write("<!DOCTYPE html><html><body></body></html>")
         _, bshot, _ = load(blank, tmp)

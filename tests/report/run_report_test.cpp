@@ -46,6 +46,12 @@ TEST(RunReport, ChartsForPresentFieldsAbsentOnesListed) {
     EXPECT_EQ(html.find(std::string("<svg class=\"chart\" id=\"") + id + "\""), std::string::npos) << id;
     EXPECT_NE(html.find(std::string("data-chart=\"") + id + "\""), std::string::npos) << id << " listed as absent";
   }
+  for (const char* field : {"loss", "instance_loss", "lr", "grad_norm", "sts_dev_spearman_x100", "alignment"}) {
+    EXPECT_EQ(html.find(std::string("data-field=\"") + field + "\""), std::string::npos) << field << " is not absent";
+  }
+  EXPECT_EQ(html.find("data-field=\"step_s\" data-chart=\"chart-step-time\""), std::string::npos);
+  EXPECT_NE(html.find("data-field=\"step_s\" data-chart=\"chart-rank-step-time\""), std::string::npos);
+  EXPECT_NE(html.find("data-field=\"effective_rank\""), std::string::npos);
   EXPECT_NE(html.find("class=\"marker best\" data-x=\"2\" data-y=\"70\""), std::string::npos);
   EXPECT_NE(html.find("class=\"nonfinite\" data-series=\"loss\" data-x=\"2\""), std::string::npos);
   EXPECT_NE(html.find("id=\"summary\""), std::string::npos);
