@@ -59,8 +59,8 @@ std::string key_value_table(const nlohmann::json& object, const std::string& id)
   out << "<table class=\"kv\" id=\"" << escape_html(id) << "\"><tr><th>key</th><th>value</th></tr>\n";
   if (object.is_object()) {
     for (const auto& [key, value] : object.items()) {
-      out << "<tr data-key=\"" << escape_html(key) << "\"><th>" << escape_html(key) << "</th>"
-          << json_value_cell(value) << "</tr>\n";
+      out << "<tr data-key=\"" << escape_html(key) << "\"><th>" << escape_html(key) << "</th>" << json_value_cell(value)
+          << "</tr>\n";
     }
   }
   out << "</table>\n";

@@ -40,16 +40,16 @@ struct Series {
 enum class NullIs { kNonFinite, kNotMeasured };
 
 struct MetricsHistory {
-  std::string path;                        // the metrics.jsonl read
-  std::optional<nlohmann::json> config;    // the first config line (the run's options)
-  std::optional<nlohmann::json> summary;   // the last summary line
+  std::string path;                            // the metrics.jsonl read
+  std::optional<nlohmann::json> config;        // the first config line (the run's options)
+  std::optional<nlohmann::json> summary;       // the last summary line
   std::optional<nlohmann::json> initial_eval;  // the dev score before training
-  std::vector<nlohmann::json> steps;       // by step, last line of each step
-  std::vector<nlohmann::json> evals;       // during training, by step, last line of each step
-  std::vector<nlohmann::json> ranks;       // by step, last line of each step
-  std::vector<nlohmann::json> events;      // checkpoint, preempted, failed lines, in file order
-  std::vector<std::string> malformed;      // "metrics.jsonl:LINE: why" of each skipped line
-  int64_t lines = 0;                       // non-empty lines read
+  std::vector<nlohmann::json> steps;           // by step, last line of each step
+  std::vector<nlohmann::json> evals;           // during training, by step, last line of each step
+  std::vector<nlohmann::json> ranks;           // by step, last line of each step
+  std::vector<nlohmann::json> events;          // checkpoint, preempted, failed lines, in file order
+  std::vector<std::string> malformed;          // "metrics.jsonl:LINE: why" of each skipped line
+  int64_t lines = 0;                           // non-empty lines read
 
   // records[i][field] as points (x = records[i]["step"]); records without the field are left out.
   static Series series(const std::vector<nlohmann::json>& records, const std::string& field, NullIs null_is,

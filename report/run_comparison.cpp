@@ -136,8 +136,8 @@ std::string render_run_comparison(const std::vector<RunRecord>& runs) {
   loss.title = "Loss, every run";
   loss.y_label = "loss";
   for (size_t i = 0; i < runs.size(); ++i) {
-    auto d = MetricsHistory::series(runs[i].history.dev_evals(), "sts_dev_spearman_x100", NullIs::kNonFinite,
-                                    labels[i]);
+    auto d =
+        MetricsHistory::series(runs[i].history.dev_evals(), "sts_dev_spearman_x100", NullIs::kNonFinite, labels[i]);
     d.key = labels[i];
     dev.series.push_back(std::move(d));
     auto l = MetricsHistory::series(runs[i].history.steps, "loss", NullIs::kNonFinite, labels[i]);

@@ -21,7 +21,7 @@ struct RunRecord {
 
   // The run's options as recorded in its config line (null when the line is missing).
   nlohmann::json options() const;
-  std::string objective() const;       // --objective, or "?"
+  std::string objective() const;        // --objective, or "?"
   std::optional<int64_t> seed() const;  // --seed
   // Best STS-B dev score (x100) during training and its step: summary.json, else the best finite
   // eval line; NaN / -1 when there is none.

@@ -106,26 +106,35 @@ std::vector<ChartPlan> chart_plans() {
   {
     std::vector<Field> f = {{"sentences_per_s", "sentences/s (all ranks)", NullIs::kNonFinite, kNotInSteps}};
     plans.push_back({"chart-throughput", "Throughput", "sentences / s",
-                     "Sentences per second over all ranks, averaged from the start of this job to each step.",
-                     steps(f), f, "step lines"});
+                     "Sentences per second over all ranks, averaged from the start of this job to each step.", steps(f),
+                     f, "step lines"});
   }
   const std::string no_ranks =
       "no ranks lines in metrics.jsonl (written at every --log-every-th step by simcsepp train since the report "
       "feature; earlier runs lack them)";
-  plans.push_back({"chart-rank-step-time", "Step time per rank", "seconds",
+  plans.push_back({"chart-rank-step-time",
+                   "Step time per rank",
+                   "seconds",
                    "Each rank's own step time at the logging steps: a rank slower than the others (a straggler) "
                    "holds every collective up.",
                    [](const RunRecord& r) { return r.history.rank_series("step_s"); },
-                   {{"step_s", "step time per rank", NullIs::kNonFinite, no_ranks}}, "ranks lines"});
-  plans.push_back({"chart-rank-throughput", "Throughput per rank", "sentences / s",
+                   {{"step_s", "step time per rank", NullIs::kNonFinite, no_ranks}},
+                   "ranks lines"});
+  plans.push_back({"chart-rank-throughput",
+                   "Throughput per rank",
+                   "sentences / s",
                    "Each rank's sentences per second in its logging steps (its sentences over its step time).",
                    [](const RunRecord& r) { return r.history.rank_series("sentences_per_s"); },
-                   {{"sentences_per_s", "sentences/s per rank", NullIs::kNonFinite, no_ranks}}, "ranks lines"});
-  plans.push_back({"chart-skipped", "Skipped updates", "skipped so far",
+                   {{"sentences_per_s", "sentences/s per rank", NullIs::kNonFinite, no_ranks}},
+                   "ranks lines"});
+  plans.push_back({"chart-skipped",
+                   "Skipped updates",
+                   "skipped so far",
                    "Updates skipped because the loss or a gradient was not finite (cumulative); --max-skipped-steps "
                    "in a row stop the run.",
                    [](const RunRecord& r) { return std::vector<Series>{r.history.skipped_cumulative()}; },
-                   {{"skipped", "skipped", NullIs::kNonFinite, kNotInSteps}}, "step lines"});
+                   {{"skipped", "skipped", NullIs::kNonFinite, kNotInSteps}},
+                   "step lines"});
   {
     std::vector<Field> f = {{"mfu", "model FLOP utilisation", NullIs::kNotMeasured,
                              "needs the device's peak FLOP/s: a GPU of a known kind, or --peak-tflops"}};
@@ -133,10 +142,10 @@ std::vector<ChartPlan> chart_plans() {
                      "Model FLOPs per second of rank 0 over the device's peak.", steps(f), f, "step lines"});
   }
   {
-    std::vector<Field> f = {{"gpu_memory_used_bytes", "GPU memory allocated", NullIs::kNotMeasured,
-                             "measured on CUDA devices only"}};
-    plans.push_back({"chart-gpu-memory", "GPU memory", "bytes", "Memory held by tensors on rank 0's GPU.", steps(f),
-                     f, "step lines"});
+    std::vector<Field> f = {
+        {"gpu_memory_used_bytes", "GPU memory allocated", NullIs::kNotMeasured, "measured on CUDA devices only"}};
+    plans.push_back({"chart-gpu-memory", "GPU memory", "bytes", "Memory held by tensors on rank 0's GPU.", steps(f), f,
+                     "step lines"});
   }
   return plans;
 }

@@ -174,8 +174,8 @@ std::string render_svg_chart(const ChartSpec& spec) {
     svg << "<text x=\"" << coord(x) << "\" y=\"" << coord(bottom + 16) << "\" text-anchor=\"middle\">"
         << display_number(t, 6) << "</text>";
   }
-  svg << "<rect x=\"" << coord(g.left) << "\" y=\"" << coord(g.top) << "\" width=\"" << coord(g.width)
-      << "\" height=\"" << coord(g.height) << "\" fill=\"none\" stroke=\"#999\"/>";
+  svg << "<rect x=\"" << coord(g.left) << "\" y=\"" << coord(g.top) << "\" width=\"" << coord(g.width) << "\" height=\""
+      << coord(g.height) << "\" fill=\"none\" stroke=\"#999\"/>";
   svg << "<text x=\"" << coord(g.left + g.width / 2) << "\" y=\"" << coord(spec.height - 6)
       << "\" text-anchor=\"middle\">" << escape_html(spec.x_label) << "</text>";
   svg << "<text transform=\"translate(14," << coord(g.top + g.height / 2) << ") rotate(-90)\" text-anchor=\"middle\">"

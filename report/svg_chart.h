@@ -19,7 +19,7 @@ namespace simcsepp::report {
 
 struct ChartMarker {
   double x = 0, y = 0;
-  std::string label;        // drawn next to the marker ("best: 81.2 at step 150")
+  std::string label;          // drawn next to the marker ("best: 81.2 at step 150")
   std::string kind = "best";  // the marker's class
 };
 

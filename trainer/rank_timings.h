@@ -17,7 +17,7 @@
 namespace simcsepp::trainer {
 
 struct RankTimings {
-  std::vector<double> step_seconds;      // [world], in rank order
+  std::vector<double> step_seconds;     // [world], in rank order
   std::vector<double> sentences_per_s;  // [world]: the rank's sentences of the step / its step time
 };
 

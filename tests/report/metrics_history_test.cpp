@@ -23,8 +23,7 @@ std::vector<std::string> sample_lines() {
       R"({"kind":"step","step":2,"loss":null,"instance_loss":null,"dcl_loss":null,"lr":2e-05,"skipped":true,"effective_rank":12.5,"time":4})",
       R"({"kind":"step","step":3,"loss":2.0,"instance_loss":1.9,"dcl_loss":0.1,"lr":1e-05,"skipped":false,"effective_rank":null,"time":5})",
       R"({"kind":"ranks","step":3,"step_s":[0.5,0.75],"sentences_per_s":[32.0,21.5],"time":6})",
-      R"({"kind":"eval","step":3,"sts_dev_spearman_x100":71.25,"time":7})",
-      "",
+      R"({"kind":"eval","step":3,"sts_dev_spearman_x100":71.25,"time":7})", "",
       R"({"kind":"checkpoint","step":3,"reason":"interval","time":8})",
       // A resumed run re-logs step 3: the last line wins.
       R"({"kind":"step","step":3,"loss":1.75,"instance_loss":1.7,"dcl_loss":0.05,"lr":1e-05,"skipped":false,"time":9})",

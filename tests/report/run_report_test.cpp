@@ -18,18 +18,19 @@ namespace {
 using testing::ScratchRun;
 
 void write_tiny_run(const ScratchRun& run, int seed, const std::string& objective, double best) {
-  run.write("metrics.jsonl",
-            {R"({"kind":"config","objective":")" + objective + R"(","seed":)" + std::to_string(seed) + "}",
-             R"({"kind":"eval","step":0,"sts_dev_spearman_x100":60,"alignment":0.5,"uniformity":-2,"initial":true})",
-             R"({"kind":"step","step":1,"loss":2.5,"instance_loss":2.4,"dcl_loss":0.1,"lr":3e-05,"grad_norm":1.5,)"
-             R"("skipped":false,"sentences_per_s":10,"step_s":0.5,"data_wait_s":0.01,"forward_s":0.2,"backward_s":0.2,)"
-             R"("communication_s":0.05,"optimizer_s":0.04,"effective_rank":null,"mfu":null,"gpu_memory_used_bytes":null})",
-             R"({"kind":"step","step":2,"loss":null,"instance_loss":null,"dcl_loss":null,"lr":2e-05,"grad_norm":null,)"
-             R"("skipped":true,"sentences_per_s":11,"step_s":0.4,"data_wait_s":0.01,"forward_s":0.2,"backward_s":0.1,)"
-             R"("communication_s":0.05,"optimizer_s":0.04,"effective_rank":null,"mfu":null,"gpu_memory_used_bytes":null})",
-             R"({"kind":"eval","step":2,"sts_dev_spearman_x100":)" + std::to_string(best) +
-                 R"(,"alignment":0.4,"uniformity":-2.5})",
-             R"({"kind":"summary","steps":2,"best_step":2,"best_sts_dev_spearman_x100":)" + std::to_string(best) + "}"});
+  run.write(
+      "metrics.jsonl",
+      {R"({"kind":"config","objective":")" + objective + R"(","seed":)" + std::to_string(seed) + "}",
+       R"({"kind":"eval","step":0,"sts_dev_spearman_x100":60,"alignment":0.5,"uniformity":-2,"initial":true})",
+       R"({"kind":"step","step":1,"loss":2.5,"instance_loss":2.4,"dcl_loss":0.1,"lr":3e-05,"grad_norm":1.5,)"
+       R"("skipped":false,"sentences_per_s":10,"step_s":0.5,"data_wait_s":0.01,"forward_s":0.2,"backward_s":0.2,)"
+       R"("communication_s":0.05,"optimizer_s":0.04,"effective_rank":null,"mfu":null,"gpu_memory_used_bytes":null})",
+       R"({"kind":"step","step":2,"loss":null,"instance_loss":null,"dcl_loss":null,"lr":2e-05,"grad_norm":null,)"
+       R"("skipped":true,"sentences_per_s":11,"step_s":0.4,"data_wait_s":0.01,"forward_s":0.2,"backward_s":0.1,)"
+       R"("communication_s":0.05,"optimizer_s":0.04,"effective_rank":null,"mfu":null,"gpu_memory_used_bytes":null})",
+       R"({"kind":"eval","step":2,"sts_dev_spearman_x100":)" + std::to_string(best) +
+           R"(,"alignment":0.4,"uniformity":-2.5})",
+       R"({"kind":"summary","steps":2,"best_step":2,"best_sts_dev_spearman_x100":)" + std::to_string(best) + "}"});
   run.write("summary.json", {R"({"steps":2,"best_step":2,"best_sts_dev_spearman_x100":)" + std::to_string(best) + "}"});
   run.write("run.json", {R"({"run_id":"r)" + std::to_string(seed) + R"(","corpus_sha256":"c","global_batch":8})"});
 }

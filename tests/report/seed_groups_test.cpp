@@ -11,12 +11,10 @@ namespace {
 RunRecord run(const std::string& dir, const std::string& objective, int seed, double lr = 3e-5) {
   RunRecord r;
   r.dir = dir;
-  r.history.config = nlohmann::json{{"kind", "config"},        {"time", 1.0 + seed},
-                                    {"objective", objective},  {"seed", seed},
-                                    {"lr", lr},                {"run_dir", dir},
-                                    {"run", {{"run_id", dir}}}};
-  r.identity = nlohmann::json{{"run_id", dir},           {"created", dir},      {"options_sha256", dir},
-                              {"corpus_sha256", "abc"},  {"model", {{"h", 32}}}, {"global_batch", 16}};
+  r.history.config = nlohmann::json{{"kind", "config"}, {"time", 1.0 + seed}, {"objective", objective},  {"seed", seed},
+                                    {"lr", lr},         {"run_dir", dir},     {"run", {{"run_id", dir}}}};
+  r.identity = nlohmann::json{{"run_id", dir},          {"created", dir},       {"options_sha256", dir},
+                              {"corpus_sha256", "abc"}, {"model", {{"h", 32}}}, {"global_batch", 16}};
   return r;
 }
 
