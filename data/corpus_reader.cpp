@@ -66,22 +66,22 @@ CorpusReader::CorpusReader(ReaderOptions options) : options_(std::move(options))
   hash_counts_.assign(manifest_.shards.size(), 0);
   sampler_ = std::make_unique<GlobalSampler>(SamplerConfig{
       rows, options_.seed, options_.window_shards, options_.world_size, options_.local_batch, options_.drop_tail});
-  if (options_.layout_world_size > 0 && options_.layout_world_size != options_.world_size) {
-    const int64_t global = options_.local_batch * options_.world_size;
-    if (global % options_.layout_world_size != 0) {
-      throw Error("global batch " + std::to_string(global) + " is not divisible by the " +
-                      std::to_string(options_.layout_world_size) + " ranks of the epoch's layout",
-                  "reader", "resume with the global batch of the checkpoint");
+  if (options_.layout_world_size > 0) {
+    if (options_.layout_local_batch <= 0) {
+      const int64_t global = options_.local_batch * options_.world_size;
+      if (global % options_.layout_world_size != 0) {
+        throw Error("global batch " + std::to_string(global) + " is not divisible by the " +
+                        std::to_string(options_.layout_world_size) + " ranks of the epoch's layout",
+                    "reader", "resume with the global batch of the checkpoint");
+      }
+      options_.layout_local_batch = global / options_.layout_world_size;
+    }
+    if (options_.layout_epoch < 0 || options_.layout_base_step < 0 || options_.layout_base_row < 0) {
+      throw Error("internal: negative layout epoch, step or row", "reader", "report this");
     }
     layout_sampler_ = std::make_unique<GlobalSampler>(SamplerConfig{rows, options_.seed, options_.window_shards,
                                                                      options_.layout_world_size,
-                                                                     global / options_.layout_world_size,
-                                                                     options_.drop_tail});
-    if (layout_sampler_->steps_per_epoch() != sampler_->steps_per_epoch()) {
-      throw Error("internal: the layout of " + std::to_string(options_.layout_world_size) +
-                      " ranks has another number of steps per epoch",
-                  "reader", "report this");
-    }
+                                                                     options_.layout_local_batch, options_.drop_tail});
   }
   // A missing shard is an error now, not hours later; only this rank's shards of epoch 0 are
   // looked at (a stat, no open), so the job as a whole stats each shard once.
@@ -95,7 +95,10 @@ CorpusReader::CorpusReader(ReaderOptions options) : options_(std::move(options))
       }
     }
   }
-  position_ = ReaderPosition{options_.seed, 0, 0};
+  // With a layout the steps before its base step do not exist: start at the base (seek() moves on).
+  position_ = layout_sampler_ ? past_an_empty_layout_epoch(
+                                    ReaderPosition{options_.seed, options_.layout_epoch, options_.layout_base_step})
+                              : ReaderPosition{options_.seed, 0, 0};
   start_prefetch();
 }
 
@@ -167,25 +170,54 @@ CorpusReader::ResidentPart CorpusReader::load_part(const ReaderPosition& p, cons
   return r;
 }
 
+int64_t CorpusReader::steps_in_epoch(int64_t epoch) const {
+  if (!in_layout(epoch)) return sampler_->steps_per_epoch();
+  const int64_t order_rows = layout_sampler_->steps_per_epoch() * layout_sampler_->global_batch();
+  const int64_t left = std::max<int64_t>(0, order_rows - base_row(epoch));
+  return base_step(epoch) + left / sampler_->global_batch();
+}
+
+int CorpusReader::layout_world_size(int64_t epoch) const {
+  return in_layout(epoch) ? options_.layout_world_size : options_.world_size;
+}
+
+int64_t CorpusReader::layout_local_batch(int64_t epoch) const {
+  return in_layout(epoch) ? options_.layout_local_batch : options_.local_batch;
+}
+
+int64_t CorpusReader::rows_consumed(const ReaderPosition& p) const {
+  return base_row(p.epoch) + (p.step_in_epoch - base_step(p.epoch)) * sampler_->global_batch();
+}
+
+int64_t CorpusReader::rows_left_unread(int64_t epoch) const {
+  const int64_t order_rows = sampler_of(epoch).steps_per_epoch() * sampler_of(epoch).global_batch();
+  return order_rows - rows_consumed(ReaderPosition{options_.seed, epoch, steps_in_epoch(epoch)});
+}
+
 std::vector<CorpusReader::Source> CorpusReader::sources(const ReaderPosition& p) const {
   const int64_t rows = options_.local_batch;
   std::vector<Source> out(static_cast<size_t>(rows));
-  if (!resharded(p)) {
+  if (!in_layout(p.epoch)) {
     const auto positions = sampler_->positions(p.step_in_epoch, options_.rank);
     for (int64_t i = 0; i < rows; ++i) out[static_cast<size_t>(i)] = {options_.rank, positions[static_cast<size_t>(i)]};
     return out;
   }
-  // Rows [rank*L, (rank+1)*L) of the old layout's global batch (old rank j holds [j*Lo, (j+1)*Lo)).
+  // Rows [first, first + L) of the layout's global order: row g is in its global batch g / Go,
+  // held by old rank (g % Go) / Lo at row (g % Go) % Lo of that rank's local batch.
   const int64_t old_local = layout_sampler_->config().local_batch;
-  const int64_t first = options_.rank * rows;
+  const int64_t old_global = layout_sampler_->global_batch();
+  const int64_t first = rows_consumed(p) + options_.rank * rows;
+  int64_t cached_step = -1;
   int cached_rank = -1;
   std::vector<int64_t> positions;
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t g = first + i;
-    const int j = static_cast<int>(g / old_local);
-    if (j != cached_rank) {
-      positions = layout_sampler_->positions(p.step_in_epoch, j);
+    const int64_t k = g / old_global;
+    const int j = static_cast<int>((g % old_global) / old_local);
+    if (j != cached_rank || k != cached_step) {
+      positions = layout_sampler_->positions(k, j);
       cached_rank = j;
+      cached_step = k;
     }
     out[static_cast<size_t>(i)] = {j, positions[static_cast<size_t>(g % old_local)]};
   }
@@ -193,8 +225,8 @@ std::vector<CorpusReader::Source> CorpusReader::sources(const ReaderPosition& p)
 }
 
 TrainingBatch CorpusReader::build(const ReaderPosition& p) {
-  const bool layout = resharded(p);
-  const GlobalSampler& sampler = layout ? *layout_sampler_ : *sampler_;
+  const bool layout = in_layout(p.epoch);
+  const GlobalSampler& sampler = sampler_of(p.epoch);
   const std::vector<Source> src = sources(p);
   const int64_t rows = options_.local_batch;
   // The parts of each source rank (one rank unless resharded; a slice spans at most a few).
@@ -293,15 +325,23 @@ std::vector<int32_t> CorpusReader::shard_hash_counts() const {
   return hash_counts_;
 }
 
-namespace {
-ReaderPosition advance(ReaderPosition p, int64_t steps_per_epoch) {
-  if (++p.step_in_epoch >= steps_per_epoch) {
+ReaderPosition CorpusReader::past_an_empty_layout_epoch(ReaderPosition p) const {
+  // A checkpoint at the end of a layout epoch that a larger global batch leaves without a whole
+  // step: the next epoch starts.
+  if (in_layout(p.epoch) && p.epoch == options_.layout_epoch && p.step_in_epoch == options_.layout_base_step &&
+      p.step_in_epoch >= steps_in_epoch(p.epoch)) {
+    return ReaderPosition{p.seed, p.epoch + 1, 0};
+  }
+  return p;
+}
+
+ReaderPosition CorpusReader::advance(ReaderPosition p) const {
+  if (++p.step_in_epoch >= steps_in_epoch(p.epoch)) {
     p.step_in_epoch = 0;
     ++p.epoch;
   }
   return p;
 }
-}  // namespace
 
 void CorpusReader::prefetch_loop(ReaderPosition from) {
   try {
@@ -312,7 +352,7 @@ void CorpusReader::prefetch_loop(ReaderPosition from) {
         if (stop_) return;
       }
       TrainingBatch b = build(from);
-      from = advance(from, sampler_->steps_per_epoch());
+      from = advance(from);
       std::lock_guard<std::mutex> lock(mutex_);
       queue_.push_back(std::move(b));
       cv_.notify_all();
@@ -359,19 +399,20 @@ TrainingBatch CorpusReader::next() {
     queue_.pop_front();
     cv_.notify_all();
   }
-  position_ = advance(position_, sampler_->steps_per_epoch());
+  position_ = advance(position_);
   return b;
 }
 
 void CorpusReader::seek(const ReaderPosition& position) {
-  if (position.epoch < 0 || position.step_in_epoch < 0 || position.step_in_epoch >= steps_per_epoch()) {
-    throw Error("reader position epoch " + std::to_string(position.epoch) + " step " +
-                    std::to_string(position.step_in_epoch) + " is outside the epoch of " +
-                    std::to_string(steps_per_epoch()) + " steps",
+  const ReaderPosition p = past_an_empty_layout_epoch(position);
+  if (p.epoch < 0 || p.step_in_epoch < 0 || p.step_in_epoch >= steps_in_epoch(p.epoch) ||
+      (p.epoch == options_.layout_epoch && p.step_in_epoch < options_.layout_base_step)) {
+    throw Error("reader position epoch " + std::to_string(p.epoch) + " step " + std::to_string(p.step_in_epoch) +
+                    " is outside the epoch of " + std::to_string(steps_in_epoch(p.epoch)) + " steps",
                 "checkpoint", "resume with the same corpus, batch size and world size as the checkpoint");
   }
   stop_prefetch();
-  position_ = position;
+  position_ = p;
   start_prefetch();
 }
 

@@ -49,13 +49,21 @@ struct ReaderOptions {
   uint64_t seed = 42;
   int64_t window_shards = 8;  // shards per rank per window (a window has window_shards x world_size)
   bool drop_tail = true;
-  // Resharded resume: epoch `layout_epoch` keeps the layout of the `layout_world_size` ranks it
-  // was started with (0 or == world_size: none). Its global batch k is the one that layout makes
-  // (old rank j's local batch at rows [j*G/W, (j+1)*G/W)) and this rank takes rows
-  // [rank*local_batch, (rank+1)*local_batch) of it, reading the shards of any old rank it needs.
-  // The global batch G = local_batch x world_size must be divisible by layout_world_size.
+  // Resharded resume (docs/training.md#resharding). An epoch's "global order" is the sequence of
+  // global batches its layout makes - layout_world_size ranks of layout_local_batch rows, global
+  // batch k = old rank j's local batch k at rows [j*Lo, (j+1)*Lo) - read as one list of rows.
+  // Epoch `layout_epoch` keeps the layout it was started with and continues its global order at
+  // row layout_base_row from step layout_base_step, world_size x local_batch rows per step, this
+  // rank taking rows [rank*local_batch, (rank+1)*local_batch) of each step's slice and reading the
+  // shards of any old rank it needs. With layout_later_epochs the epochs after it keep the layout
+  // too (same global batch: the uninterrupted run's batches forever, at the cost of reading other
+  // ranks' shards); without, they use this world's own layout. layout_world_size 0: none.
   int layout_world_size = 0;
+  int64_t layout_local_batch = 0;  // 0: local_batch x world_size / layout_world_size
   int64_t layout_epoch = -1;
+  int64_t layout_base_step = 0;
+  int64_t layout_base_row = 0;
+  bool layout_later_epochs = false;
   int prefetch_batches = 4;           // 0: no background thread, batches built in next()
   std::string expected_vocab_sha256;  // empty = don't check
   bool verify_checksums = true;       // sha256 of each shard read whole against the manifest
@@ -96,13 +104,22 @@ class CorpusReader {
   CorpusReader& operator=(const CorpusReader&) = delete;
 
   const Manifest& manifest() const { return manifest_; }
-  int64_t steps_per_epoch() const { return sampler_->steps_per_epoch(); }
+  // Steps of a whole epoch after the layout epoch (the number the schedule counts with).
+  int64_t steps_per_epoch() const { return steps_in_epoch(options_.layout_epoch + 1); }
+  // Steps of epoch `epoch` (the layout epoch ends when its global order has no whole step left).
+  int64_t steps_in_epoch(int64_t epoch) const;
   TrainingBatch next();  // rolls over into the next epoch forever
   ReaderPosition position() const { return position_; }
-  // The world size whose layout epoch `epoch` uses (layout_world_size in its layout_epoch).
-  int layout_world_size(int64_t epoch) const {
-    return layout_sampler_ && epoch == options_.layout_epoch ? options_.layout_world_size : options_.world_size;
-  }
+  // The layout epoch `epoch` uses: its world size and local batch (this world's own when none).
+  int layout_world_size(int64_t epoch) const;
+  int64_t layout_local_batch(int64_t epoch) const;
+  // Rows of epoch p.epoch's global order consumed before the batch at p (all ranks together).
+  int64_t rows_consumed(const ReaderPosition& p) const;
+  // Rows of the layout epoch's global order no step will read (fewer than one global batch
+  // unless the global batch changed), logged by the trainer.
+  int64_t rows_left_unread(int64_t epoch) const;
+  // Moves to p; a position at the very end of the layout epoch (no whole step left) moves to
+  // the next epoch's first step. Throws simcsepp::Error when p is outside its epoch.
   void seek(const ReaderPosition& position);
   // Batches already built and waiting in the prefetch queue (0 without prefetching). Near 0
   // before next() means the reader, not the model, limits the step rate.
@@ -127,7 +144,15 @@ class CorpusReader {
     int rank = 0;
     int64_t pos = 0;
   };
-  bool resharded(const ReaderPosition& p) const { return layout_sampler_ && p.epoch == options_.layout_epoch; }
+  bool in_layout(int64_t epoch) const {
+    return layout_sampler_ &&
+           (epoch == options_.layout_epoch || (options_.layout_later_epochs && epoch > options_.layout_epoch));
+  }
+  const GlobalSampler& sampler_of(int64_t epoch) const { return in_layout(epoch) ? *layout_sampler_ : *sampler_; }
+  int64_t base_step(int64_t epoch) const { return epoch == options_.layout_epoch ? options_.layout_base_step : 0; }
+  int64_t base_row(int64_t epoch) const { return epoch == options_.layout_epoch ? options_.layout_base_row : 0; }
+  ReaderPosition advance(ReaderPosition p) const;
+  ReaderPosition past_an_empty_layout_epoch(ReaderPosition p) const;
   std::vector<Source> sources(const ReaderPosition& p) const;
   ResidentPart load_part(const ReaderPosition& p, const GlobalSampler& sampler, int rank,
                          const GlobalSampler::Part& part);
@@ -139,7 +164,7 @@ class CorpusReader {
   ReaderOptions options_;
   Manifest manifest_;
   std::unique_ptr<GlobalSampler> sampler_;
-  std::unique_ptr<GlobalSampler> layout_sampler_;  // resharded resume only: the old world's layout
+  std::unique_ptr<GlobalSampler> layout_sampler_;  // resharded resume only: the old layout (or this world's)
   ReaderPosition position_;
 
   // Builder state (touched only by the thread that builds batches).

@@ -132,7 +132,24 @@ nlohmann::json checkpoint_run_record(const RunIdentity& identity, const std::str
   return {{"identity", identity.to_json()}, {"run_dir", ec ? run_dir : abs.string()}};
 }
 
-RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& current, int64_t total_steps) {
+std::string resume_checkpoint(const TrainOptions& o) {
+  if (o.resume == "none" || o.overwrite) return "";  // --overwrite with --resume: plan_run_directory refuses it
+  if (o.resume != "auto") return o.resume;
+  const std::string ckpts = (fs::path(o.run_dir) / "checkpoints").string();
+  const auto files = list_checkpoints(ckpts);
+  std::string newest = newest_valid_checkpoint(ckpts);
+  if (newest.empty() && !files.empty()) {
+    throw Error("--resume auto: every checkpoint in the run directory is corrupt (" + std::to_string(files.size()) +
+                    " files, warnings above); starting at step 0 would train over this run's results",
+                ckpts,
+                "restore a good copy and pass it with --resume PATH, or start afresh with --overwrite "
+                "(removes this run's files)");
+  }
+  return newest;
+}
+
+RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& current, int64_t total_steps,
+                                    const std::string& resume_from) {
   const fs::path run(o.run_dir);
   const fs::path ckpts = run / "checkpoints";
   RunDirectoryPlan plan;
@@ -196,19 +213,7 @@ RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& cu
     return plan;
   }
 
-  if (o.resume == "auto") {
-    const auto files = list_checkpoints(ckpts.string());
-    plan.resume_from = newest_valid_checkpoint(ckpts.string());
-    if (plan.resume_from.empty() && !files.empty()) {
-      throw Error("--resume auto: every checkpoint in the run directory is corrupt (" + std::to_string(files.size()) +
-                      " files, warnings above); starting at step 0 would train over this run's results",
-                  ckpts.string(),
-                  "restore a good copy and pass it with --resume PATH, or start afresh with --overwrite "
-                  "(removes this run's files)");
-    }
-  } else if (o.resume != "none") {
-    plan.resume_from = o.resume;
-  }
+  plan.resume_from = resume_from;
 
   if (plan.resume_from.empty()) {
     if (!holds_run) {
@@ -271,66 +276,75 @@ RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& cu
                     " is " + current.model.dump() + ")",
                 plan.resume_from, "resume with the model it was trained from, or start a new run directory");
   }
-  if (saved.global_batch != current.global_batch) {
+  const bool batch_changed = saved.global_batch != current.global_batch;
+  if (batch_changed && !o.allow_batch_change) {
     throw Error("the checkpoint's run has a global batch of " + std::to_string(saved.global_batch) +
                     " sentences per update, this start " + std::to_string(current.global_batch) +
                     " (--batch-size x --grad-accum x ranks)",
                 plan.resume_from,
                 "keep --batch-size x --grad-accum x ranks equal to " + std::to_string(saved.global_batch) +
-                    ", or start a new run directory");
+                    ", pass --allow-batch-change to continue with the new one, or start a new run directory");
   }
   if (saved.options_sha256 != current.options_sha256) {
     LOG_WARN("resuming with changed options (" << changed_options(config, run_defining_options(o)) << ")");
   }
   plan.identity = saved;
   plan.write_identity = !recorded;
+  if (batch_changed) {  // --allow-batch-change: this run goes on with the new global batch
+    plan.identity.global_batch = current.global_batch;
+    plan.write_identity = true;
+  }
   return plan;
 }
 
-int64_t batch_size_for_start(const TrainOptions& o, int world_size) {
-  if (o.resume == "none") return o.batch_size;
+StartShape start_shape(const TrainOptions& o, int world_size, const std::string& resume_from) {
+  StartShape shape;
+  shape.batch_size = o.batch_size;
+  if (resume_from.empty()) return shape;
+  const std::string& path = resume_from;
   nlohmann::json meta;
-  std::string path;
-  if (o.resume == "auto") {
-    const auto files = list_checkpoints((fs::path(o.run_dir) / "checkpoints").string());
-    for (auto it = files.rbegin(); it != files.rend() && path.empty(); ++it) {
-      try {
-        meta = read_checkpoint_meta(*it);
-        path = *it;
-      } catch (const Error&) {
-        // corrupt: plan_run_directory warns about it and picks the same file as this loop
-      }
-    }
-  } else {
-    try {
-      meta = read_checkpoint_meta(o.resume);
-      path = o.resume;
-    } catch (const Error&) {
-      return o.batch_size;  // plan_run_directory reports the file
-    }
+  try {
+    meta = read_checkpoint_meta(path);
+  } catch (const Error&) {
+    return shape;  // plan_run_directory reports the file
   }
-  if (path.empty() || !meta.contains("world_size") || !meta.contains("config") || !meta["config"].contains("run")) {
-    return o.batch_size;
+  if (!meta.is_object() || !meta.contains("world_size") || !meta.contains("config") || !meta["config"].contains("run")) {
+    return shape;
   }
+  shape.checkpoint = meta;
   const int saved_world = meta.at("world_size").get<int>();
   const int64_t global = meta["config"]["run"]["identity"].value("global_batch", int64_t{0});
-  if (saved_world == world_size || global <= 0) return o.batch_size;
   const int64_t per_update = static_cast<int64_t>(world_size) * o.grad_accum;
+  shape.saved_global_batch = global;
+  if (global <= 0 || o.batch_size * per_update == global) return shape;
+  // On the checkpoint's world size and --grad-accum a changed --batch-size is a changed recipe:
+  // plan_run_directory refuses it unless --allow-batch-change. Another world size (a requeue
+  // onto other nodes with the same config) or another --grad-accum (to fit memory) keeps it.
+  const int64_t saved_accum = meta["config"].value("grad_accum", int64_t{1});
+  if (saved_world == world_size && saved_accum == o.grad_accum && !o.allow_batch_change) return shape;
+  if (o.allow_batch_change) {
+    shape.batch_changed = true;
+    LOG_WARN("--allow-batch-change: the global batch changes from " << global << " to " << o.batch_size * per_update
+                                                                    << " sentences per update; the schedule continues "
+                                                                       "by update count and the epoch in progress "
+                                                                       "continues from the rows it consumed");
+    return shape;
+  }
   if (global % per_update != 0) {
     throw Error("the checkpoint's run has a global batch of " + std::to_string(global) + " sentences per update on " +
                     std::to_string(saved_world) + " ranks; " + std::to_string(world_size) + " ranks x --grad-accum " +
                     std::to_string(o.grad_accum) + " cannot split it exactly",
                 path,
                 "choose --grad-accum (or the number of ranks) so that ranks x --grad-accum divides " +
-                    std::to_string(global) + ", or start a new run directory");
+                    std::to_string(global) +
+                    ", pass --allow-batch-change to continue with another global batch, or start a new run directory");
   }
-  const int64_t derived = global / per_update;
-  if (derived != o.batch_size) {
-    LOG_INFO("resuming a checkpoint of " << saved_world << " rank(s) on " << world_size << ": --batch-size " << derived
-                                         << " per rank (given " << o.batch_size << ") keeps its global batch of "
-                                         << global << " with --grad-accum " << o.grad_accum);
-  }
-  return derived;
+  shape.batch_size = global / per_update;
+  LOG_INFO("resuming a checkpoint of " << saved_world << " rank(s) on " << world_size << ": --batch-size "
+                                       << shape.batch_size << " per rank (given " << o.batch_size
+                                       << ") keeps its global batch of " << global << " with --grad-accum "
+                                       << o.grad_accum << " (--allow-batch-change to change it)");
+  return shape;
 }
 
 RunIdentity read_run_identity(const std::string& run_dir) {

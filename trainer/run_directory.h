@@ -13,7 +13,8 @@
 //   - --resume auto when every checkpoint is corrupt is an error, never a silent start at step 0
 //     over the old results;
 //   - the checkpoint resumed from must belong to this directory's run (run id), be at a step
-//     within the run's length, and match the corpus, the model shape and the global batch;
+//     within the run's length, and match the corpus, the model shape and the global batch (a
+//     changed global batch only with --allow-batch-change; run.json then records the new one);
 //   - leftovers of interrupted writes (checkpoints/*.tmp.*, best.tmp, preempted.json.tmp, model
 //     export temp directories) are removed; a best/ lost between two renames is restored.
 // Every rank plans (read-only, same files, same answer, same error); rank 0 applies the plan.
@@ -61,18 +62,33 @@ struct RunDirectoryPlan {
   bool write_identity = false;         // run.json is (re)written
 };
 
-// Read-only, on every rank. Throws simcsepp::Error (the run directory or checkpoint named,
-// with a HINT) when the start is refused. `total_steps`: the run's length in updates.
-RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& current, int64_t total_steps);
+// The checkpoint this start resumes from: --resume PATH, the newest valid one for auto ("" when
+// there is none), "" for a fresh start. --resume auto when every checkpoint is corrupt is an
+// Error. Read-only, on every rank (same files, same answer).
+std::string resume_checkpoint(const TrainOptions& o);
 
-// The per-rank --batch-size of this start. On a resume from a checkpoint of another world size
-// it is derived so that the checkpoint's global batch stays exactly the same with this job's
-// `world_size` and --grad-accum (the global batches, and so the run, then continue unchanged;
-// docs/training.md "Resharding"), logged when it differs from --batch-size; an Error with a HINT
-// when the global batch cannot be split so. Otherwise (fresh start, same world size, a
-// checkpoint without a run record) --batch-size as given. Read-only, on every rank; reads the
-// header of the checkpoint resume_from_hint() would pick (the newest valid one for auto).
-int64_t batch_size_for_start(const TrainOptions& o, int world_size);
+// Read-only, on every rank. Throws simcsepp::Error (the run directory or checkpoint named,
+// with a HINT) when the start is refused. `total_steps`: the run's length in updates;
+// `resume_from`: resume_checkpoint(o).
+RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& current, int64_t total_steps,
+                                    const std::string& resume_from);
+
+// The shape of this start next to the checkpoint it resumes (docs/training.md "Resharding").
+// On another world size or --grad-accum than the checkpoint's the per-rank batch keeps the
+// checkpoint's global batch exactly (the global batches, and so the run, then continue
+// unchanged), logged when it differs from --batch-size; an Error with a HINT when the global
+// batch cannot be split so. On the same world size and --grad-accum --batch-size stays as given
+// (plan_run_directory refuses a changed global batch). With --allow-batch-change --batch-size
+// stays as given and a changed global batch is warned about.
+// Fresh starts and checkpoints without a run record: --batch-size as given. Read-only, on every
+// rank; reads the header of `resume_from` (resume_checkpoint(o)).
+struct StartShape {
+  int64_t batch_size = 0;          // per rank, per micro-batch
+  bool batch_changed = false;      // --allow-batch-change took another global batch
+  int64_t saved_global_batch = 0;  // the checkpoint's (0: none)
+  nlohmann::json checkpoint;       // the header of the checkpoint resumed from (null: none or unreadable)
+};
+StartShape start_shape(const TrainOptions& o, int world_size, const std::string& resume_from);
 
 // Rank 0: removes leftovers (and with --overwrite the old run's files), writes run.json.
 void apply_run_directory_plan(const std::string& run_dir, const RunDirectoryPlan& plan);

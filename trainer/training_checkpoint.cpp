@@ -84,7 +84,9 @@ std::string save_training_checkpoint(const std::string& dir, TrainStep& step, cl
                          {"world_size", comm.world_size()},
                          {"layout_world_size",
                           progress.layout_world_size > 0 ? progress.layout_world_size : comm.world_size()},
-                         {"global_rows_consumed", progress.reader.step_in_epoch * progress.global_reader_batch},
+                         {"layout_local_batch", progress.layout_local_batch},
+                         {"global_rows_consumed", progress.global_rows_consumed},
+                         {"total_steps", progress.total_steps},
                          {"config", run_config}};
   char name[32];
   std::snprintf(name, sizeof(name), "step-%08lld.ckpt", static_cast<long long>(progress.step));
@@ -149,6 +151,9 @@ TrainProgress load_training_checkpoint(const std::string& path, TrainStep& step,
   p.reader.epoch = meta.at("reader").at("epoch").get<int64_t>();
   p.reader.step_in_epoch = meta.at("reader").at("step_in_epoch").get<int64_t>();
   p.layout_world_size = meta.value("layout_world_size", world);
+  p.layout_local_batch = meta.value("layout_local_batch", int64_t{0});
+  p.global_rows_consumed = meta.value("global_rows_consumed", int64_t{0});
+  p.total_steps = meta.value("total_steps", int64_t{0});
   p.best_score = meta.at("best_score").get<double>();
   p.best_step = meta.at("best_step").get<int64_t>();
   p.skipped_total = meta.at("skipped_total").get<int64_t>();

@@ -24,8 +24,12 @@ namespace simcsepp::trainer {
 struct TrainProgress {
   int64_t step = 0;  // updates done (including skipped ones)
   data::ReaderPosition reader;
-  int layout_world_size = 0;        // the world size whose layout reader.epoch uses (0: this job's)
-  int64_t global_reader_batch = 0;  // rows per reader step, all ranks (rows consumed = step_in_epoch x this)
+  // The layout reader.epoch uses (docs/training.md#resharding): its world size and local batch
+  // (0: this job's), and the rows of its global order consumed (CorpusReader::rows_consumed).
+  int layout_world_size = 0;
+  int64_t layout_local_batch = 0;
+  int64_t global_rows_consumed = 0;
+  int64_t total_steps = 0;  // the schedule's length (kept when a resume changes the global batch)
   double best_score = -1e30;  // STS-B dev Spearman x100 of the best checkpoint so far
   int64_t best_step = -1;
   int64_t skipped_total = 0;

@@ -156,6 +156,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"checkpoint_every", checkpoint_every},
           {"keep_checkpoints", keep_checkpoints},
           {"sync_checkpoints", sync_checkpoints},
+          {"allow_batch_change", allow_batch_change},
           {"max_skipped_steps", max_skipped_steps},
           {"device", device},
           {"comm", comm},
@@ -361,6 +362,15 @@ void hold_for_tests(const std::string& point, int rank) {
   while (fs::exists(hold)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
+// Test hook (see docs/training.md): with SIMCSEPP_TEST_BATCH_ROWS=PATH each rank appends one line
+// per micro-batch to PATH.<rank>: "update micro epoch step_in_epoch row..." (corpus row ids), so
+// a test can compare the global batches of a resharded run with the uninterrupted one's.
+std::optional<std::ofstream> batch_rows_log_for_tests(int rank) {
+  const char* v = std::getenv("SIMCSEPP_TEST_BATCH_ROWS");
+  if (!v || !*v) return std::nullopt;
+  return std::ofstream(std::string(v) + "." + std::to_string(rank), std::ios::app);
+}
+
 bool hold_requested_for_tests(const std::string& point, int rank) {
   const char* v = std::getenv("SIMCSEPP_TEST_HOLD_FILE");
   const char* only = std::getenv("SIMCSEPP_TEST_HOLD_RANK");
@@ -392,8 +402,10 @@ int run_training(const TrainOptions& given) {
   const int rank = comm.rank();
   const torch::Device device = cluster.device;
   install_preemption_handlers();  // again, in case MPI's start-up replaced them
-  // A resume on another number of ranks keeps the checkpoint's global batch (run_directory.h).
-  o.batch_size = batch_size_for_start(o, comm.world_size());
+  // A resume keeps the checkpoint's global batch on any number of ranks (run_directory.h).
+  const std::string resume_from = resume_checkpoint(o);
+  const StartShape shape = start_shape(o, comm.world_size(), resume_from);
+  o.batch_size = shape.batch_size;
   // The other sentences of the global batch are the negatives: with one there are none, the
   // loss is a constant and every gradient is 0 - a run that "trains" and learns nothing.
   if (o.batch_size * comm.world_size() < 2) {
@@ -424,15 +436,53 @@ int run_training(const TrainOptions& given) {
   ro.expected_vocab_sha256 = tokenizer.vocab_sha256();
   // On CUDA the prefetch thread packs each batch into pinned memory, copied to the GPU as is.
   if (device.is_cuda()) ro.batch_memory = make_cuda_pinned_host_memory();
-  std::optional<data::CorpusReader> reader;  // rebuilt below for a resume on another world size
+  if (!shape.checkpoint.is_null()) {
+    // Resharded resume (docs/training.md#resharding): the epoch in progress continues the global
+    // order of the layout it was started with from the rows it consumed; with the global batch
+    // unchanged, later epochs keep that layout too, so the run sees the uninterrupted run's batches.
+    const auto& meta = shape.checkpoint;
+    const auto& config = meta.at("config");
+    ro.layout_world_size = meta.value("layout_world_size", meta.at("world_size").get<int>());
+    ro.layout_local_batch = meta.value("layout_local_batch", int64_t{0});
+    if (ro.layout_local_batch <= 0) {  // checkpoints before layout_local_batch: the layout's share of its batch
+      ro.layout_local_batch = config.at("batch_size").get<int64_t>() * meta.at("world_size").get<int64_t>() /
+                              ro.layout_world_size;
+    }
+    ro.layout_epoch = meta.at("reader").at("epoch").get<int64_t>();
+    ro.layout_base_step = meta.at("reader").at("step_in_epoch").get<int64_t>();
+    ro.layout_base_row = meta.value("global_rows_consumed", ro.layout_base_step * ro.layout_local_batch *
+                                                                ro.layout_world_size);
+    ro.layout_later_epochs = !shape.batch_changed;
+    if (ro.layout_world_size != comm.world_size() || ro.layout_local_batch != o.batch_size) {
+      LOG_INFO("resuming a checkpoint of " << meta.at("world_size").get<int>() << " rank(s) on " << comm.world_size()
+                                           << ": epoch " << ro.layout_epoch << " continues the order of "
+                                           << ro.layout_world_size << " rank(s) x " << ro.layout_local_batch
+                                           << " rows from row " << ro.layout_base_row
+                                           << (ro.layout_later_epochs ? ", and later epochs keep that layout"
+                                                                      : "; later epochs use this job's layout"));
+    }
+  }
+  std::optional<data::CorpusReader> reader;
   reader.emplace(ro);
   const int64_t steps_per_epoch = reader->steps_per_epoch() / o.grad_accum;
   if (steps_per_epoch < 1 && o.max_steps == 0) {
     throw Error("the corpus has fewer rows than one global batch", o.corpus_dir,
                 "use a smaller --batch-size, fewer ranks or a larger corpus");
   }
+  // A changed global batch continues the schedule by update count: the saved run length.
+  const int64_t saved_total = shape.checkpoint.is_null() ? 0 : shape.checkpoint.value("total_steps", int64_t{0});
   const int64_t total_steps =
-      o.max_steps > 0 ? o.max_steps : static_cast<int64_t>(std::ceil(o.epochs * static_cast<double>(steps_per_epoch)));
+      o.max_steps > 0                          ? o.max_steps
+      : shape.batch_changed && saved_total > 0 ? saved_total
+                                               : static_cast<int64_t>(std::ceil(o.epochs * static_cast<double>(steps_per_epoch)));
+  if (!shape.checkpoint.is_null()) {
+    const int64_t unread = reader->rows_left_unread(ro.layout_epoch);
+    // Fewer rows than one old global batch are the tail the old run dropped too.
+    if (unread >= ro.layout_local_batch * ro.layout_world_size) {
+      LOG_WARN("epoch " << ro.layout_epoch << " leaves " << unread
+                        << " rows of its order unread: the larger global batch has no whole step left for them");
+    }
+  }
 
   // Whose run directory this is, what this start may do there and the checkpoint it resumes
   // from (run_directory.h): decided on every rank from the same files before any training.
@@ -440,7 +490,7 @@ int run_training(const TrainOptions& given) {
       o,
       current_run_identity(o, inputs.bert, (fs::path(o.corpus_dir) / data::kManifestFileName).string(),
                            comm.world_size()),
-      total_steps);
+      total_steps, resume_from);
   comm.barrier();  // every rank has read the directory before rank 0 changes it
   if (rank == 0) apply_run_directory_plan(o.run_dir, plan);
   comm.barrier();
@@ -495,29 +545,12 @@ int run_training(const TrainOptions& given) {
   const std::string ckpt_dir = (fs::path(o.run_dir) / "checkpoints").string();
   TrainProgress progress;
   progress.reader = reader->position();
-  progress.layout_world_size = reader->layout_world_size(progress.reader.epoch);
-  progress.global_reader_batch = o.batch_size * comm.world_size();
-  const std::string resume_from = plan.resume_from;
-  if (!resume_from.empty()) {
-    // Resharded resume (docs/training.md#resharding): the epoch in progress keeps the layout of
-    // the world size it was started with; this job's ranks take slices of its global batches.
-    const auto meta = read_checkpoint_meta(resume_from);
-    const int layout = meta.value("layout_world_size", meta.at("world_size").get<int>());
-    if (layout != comm.world_size()) {
-      LOG_INFO("resuming a checkpoint of " << meta.at("world_size").get<int>() << " rank(s) on " << comm.world_size()
-                                           << ": epoch " << meta.at("reader").at("epoch").get<int64_t>()
-                                           << " keeps the layout of " << layout << " rank(s)");
-      ro.layout_world_size = layout;
-      ro.layout_epoch = meta.at("reader").at("epoch").get<int64_t>();
-      reader.reset();
-      reader.emplace(ro);
-    }
-  }
+  if (plan.resume_from != resume_from) throw Error("internal: the plan resumes another checkpoint", resume_from, "report this");
   if (o.resume == "auto" && resume_from.empty()) LOG_INFO("--resume auto: no checkpoint in " << ckpt_dir << ", starting fresh");
   if (!resume_from.empty()) {
     progress = load_training_checkpoint(resume_from, step, comm);
-    progress.global_reader_batch = o.batch_size * comm.world_size();
     reader->seek(progress.reader);
+    progress.reader = reader->position();  // past a layout epoch a larger global batch has no step left of
     LOG_INFO("resumed from " << resume_from << " at step " << progress.step);
   }
   if (rank == 0) fs::create_directories(o.run_dir);
@@ -547,6 +580,7 @@ int run_training(const TrainOptions& given) {
   const int64_t first_step = progress.step;
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   const int64_t kill_after = kill_after_step_for_tests(rank);
+  auto batch_rows_log = batch_rows_log_for_tests(rank);
   const int64_t sentences_per_step = o.batch_size * comm.world_size() * o.grad_accum;
   // Model FLOPs of one update on this rank (flop_count.h: padded length, matmuls only).
   const double step_flops =
@@ -562,7 +596,9 @@ int run_training(const TrainOptions& given) {
   auto checkpoint = [&](const char* why) {
     progress.reader = reader->position();
     progress.layout_world_size = reader->layout_world_size(progress.reader.epoch);
-    progress.global_reader_batch = o.batch_size * comm.world_size();
+    progress.layout_local_batch = reader->layout_local_batch(progress.reader.epoch);
+    progress.global_rows_consumed = reader->rows_consumed(progress.reader);
+    progress.total_steps = total_steps;
     progress.train_seconds = seconds_before + elapsed();
     const bool in_background = !o.sync_checkpoints && std::string(why) == "interval";
     const auto t0 = std::chrono::steady_clock::now();
@@ -756,6 +792,12 @@ int run_training(const TrainOptions& given) {
     for (int64_t a = 0; a < o.grad_accum; ++a) {
       auto batch = reader->next();
       next.rows.insert(next.rows.end(), batch.global_rows.begin(), batch.global_rows.end());
+      if (batch_rows_log) {
+        *batch_rows_log << progress.step + 1 << ' ' << a << ' ' << batch.position.epoch << ' '
+                        << batch.position.step_in_epoch;
+        for (const int64_t r : batch.global_rows) *batch_rows_log << ' ' << r;
+        *batch_rows_log << std::endl;  // flushed: a killed rank's lines are all there
+      }
       for (const auto& c : batch.columns) {
         next.sentences += c.rows;
         for (const int64_t m : c.attention_mask) next.tokens += m;

@@ -48,6 +48,7 @@ struct TrainOptions {
   bool sync_checkpoints = false;  // interval checkpoints block the step for the whole write (else: snapshot only)
   std::string resume = "none";  // none | auto | PATH
   bool overwrite = false;       // a fresh start may remove another run's files in run_dir
+  bool allow_batch_change = false;  // a resume may change the global batch (else it is kept exactly)
   int64_t max_skipped_steps = 10;
   std::string device = "auto";
   std::string comm = "auto";

@@ -129,9 +129,35 @@ TEST_F(CorpusReaderTest, ResumeYieldsTheSameBatches) {
   }
 }
 
+// The rows (and their token ids) a job of `readers` ranks reads in its next `steps` steps, as one
+// list: each step's global batch is its ranks' local batches in rank order.
+struct GlobalOrder {
+  std::vector<int64_t> rows;
+  std::vector<int64_t> ids;
+  bool operator==(const GlobalOrder&) const = default;
+};
+GlobalOrder read_steps(std::vector<std::unique_ptr<CorpusReader>>& readers, int64_t steps) {
+  GlobalOrder out;
+  for (int64_t s = 0; s < steps; ++s) {
+    for (auto& reader : readers) {
+      const TrainingBatch b = reader->next();
+      out.rows.insert(out.rows.end(), b.global_rows.begin(), b.global_rows.end());
+      out.ids.insert(out.ids.end(), b.columns[0].input_ids.begin(), b.columns[0].input_ids.end());
+    }
+  }
+  return out;
+}
+GlobalOrder slice(const GlobalOrder& o, int64_t begin_row, int64_t rows, int64_t max_len) {
+  GlobalOrder out;
+  out.rows.assign(o.rows.begin() + begin_row, o.rows.begin() + begin_row + rows);
+  out.ids.assign(o.ids.begin() + begin_row * max_len, o.ids.begin() + (begin_row + rows) * max_len);
+  return out;
+}
+
 // Resume on another world size (issue 16): the epoch in progress keeps the old layout and the new
 // ranks take contiguous slices of each of its global batches, so the global batches (row ids and
-// tokens, in order) equal the uninterrupted run's; the next epoch uses the new world's layout.
+// tokens, in order) equal the uninterrupted run's. Later epochs keep the layout too
+// (layout_later_epochs: the uninterrupted run's batches forever) or use the new world's own.
 TEST_F(CorpusReaderTest, ReshardedResumeKeepsTheGlobalBatches) {
   const int old_world = 3;
   const int64_t global = 12, stop = 30;
@@ -139,69 +165,129 @@ TEST_F(CorpusReaderTest, ReshardedResumeKeepsTheGlobalBatches) {
   for (int r = 0; r < old_world; ++r) full.push_back(std::make_unique<CorpusReader>(options(r, old_world, global / old_world)));
   const int64_t steps = full[0]->steps_per_epoch();
   ASSERT_EQ(steps, 1000 / global);
-  std::vector<std::vector<int64_t>> expected_rows;
-  std::vector<std::vector<int64_t>> expected_ids;
-  for (int64_t s = 0; s < steps; ++s) {
-    std::vector<int64_t> rows;
-    std::vector<int64_t> ids;
-    for (auto& reader : full) {
-      const TrainingBatch b = reader->next();
-      rows.insert(rows.end(), b.global_rows.begin(), b.global_rows.end());
-      ids.insert(ids.end(), b.columns[0].input_ids.begin(), b.columns[0].input_ids.end());
-    }
-    expected_rows.push_back(rows);
-    expected_ids.push_back(ids);
-  }
+  const GlobalOrder uninterrupted = read_steps(full, 2 * steps);  // epochs 0 and 1
+  const int64_t max_len = full[0]->manifest().max_len;
   for (int world : {2, 1}) {
-    for (bool keep_layout : {true, false}) {
+    for (const char* mode : {"keep-layout", "this-epoch", "rebuild"}) {
+      const std::string m = mode;
       std::vector<std::unique_ptr<CorpusReader>> resumed;
       for (int r = 0; r < world; ++r) {
         auto o = options(r, world, global / world);
-        if (keep_layout) o.layout_world_size = old_world, o.layout_epoch = 0;
+        if (m != "rebuild") {
+          o.layout_world_size = old_world, o.layout_epoch = 0;
+          o.layout_base_step = stop, o.layout_base_row = stop * global;
+          o.layout_later_epochs = m == "keep-layout";
+        }
         resumed.push_back(std::make_unique<CorpusReader>(o));
         resumed.back()->seek({42, 0, stop});
+        EXPECT_EQ(resumed.back()->rows_consumed(resumed.back()->position()), stop * global);
       }
-      bool all_equal = true;
-      for (int64_t s = stop; s < steps; ++s) {
-        std::vector<int64_t> rows;
-        std::vector<int64_t> ids;
-        for (auto& reader : resumed) {
-          const TrainingBatch b = reader->next();
-          EXPECT_EQ(b.position, (ReaderPosition{42, 0, s}));
-          rows.insert(rows.end(), b.global_rows.begin(), b.global_rows.end());
-          ids.insert(ids.end(), b.columns[0].input_ids.begin(), b.columns[0].input_ids.end());
-        }
-        const bool equal = rows == expected_rows[static_cast<size_t>(s)] && ids == expected_ids[static_cast<size_t>(s)];
-        if (keep_layout) {
-          ASSERT_TRUE(equal) << "world " << world << " step " << s;
-        }
-        all_equal = all_equal && equal;
-      }
+      ASSERT_EQ(resumed[0]->steps_in_epoch(0), steps);
+      const GlobalOrder rest = read_steps(resumed, steps - stop);
+      const bool equal = rest == slice(uninterrupted, stop * global, (steps - stop) * global, max_len);
       // Control: rebuilding the epoch in progress with the new world's layout gives other batches.
-      if (!keep_layout) {
-        EXPECT_FALSE(all_equal) << "world " << world;
+      if (m == "rebuild") {
+        EXPECT_FALSE(equal) << "world " << world;
         continue;
       }
-      // Epoch 1 is the new world's own layout: the batches of a fresh reader of `world` ranks, each row once.
+      ASSERT_TRUE(equal) << "world " << world << " " << m;
+      EXPECT_EQ(resumed[0]->position(), (ReaderPosition{42, 1, 0}));
+      const GlobalOrder epoch1 = read_steps(resumed, steps);
+      if (m == "keep-layout") {
+        EXPECT_EQ(resumed[0]->layout_world_size(1), old_world);
+        ASSERT_TRUE(epoch1 == slice(uninterrupted, steps * global, steps * global, max_len)) << "world " << world;
+        continue;
+      }
+      // this-epoch: epoch 1 is the new world's own layout, the batches of a fresh reader of `world` ranks.
+      EXPECT_EQ(resumed[0]->layout_world_size(1), world);
       std::vector<std::unique_ptr<CorpusReader>> fresh;
       for (int r = 0; r < world; ++r) {
         fresh.push_back(std::make_unique<CorpusReader>(options(r, world, global / world)));
         fresh.back()->seek({42, 1, 0});
       }
-      std::set<int64_t> seen;
-      for (int64_t s = 0; s < steps; ++s) {
-        for (int r = 0; r < world; ++r) {
-          const TrainingBatch b = resumed[static_cast<size_t>(r)]->next();
-          ASSERT_EQ(b.global_rows, fresh[static_cast<size_t>(r)]->next().global_rows) << "epoch 1 step " << s;
-          for (int64_t row : b.global_rows) EXPECT_TRUE(seen.insert(row).second) << "duplicate row " << row;
-        }
-      }
-      EXPECT_EQ(static_cast<int64_t>(seen.size()), steps * global);
+      const GlobalOrder own = read_steps(fresh, steps);
+      EXPECT_TRUE(epoch1 == own) << "world " << world;
+      EXPECT_EQ(std::set<int64_t>(own.rows.begin(), own.rows.end()).size(), static_cast<size_t>(steps * global));
     }
   }
   auto bad = options(0, 5, 2);  // global batch 10 cannot be cut into 3 old ranks' batches
   bad.layout_world_size = 3, bad.layout_epoch = 0;
   EXPECT_THROW(CorpusReader{bad}, Error);
+}
+
+// --allow-batch-change and --grad-accum changes: a resume whose global batch G' differs from the
+// layout's G continues the layout's global order at the rows consumed, G' rows per step, to the
+// end of the epoch (the last < G' rows unread); a later resume of that job continues from its own
+// rows consumed. The next epoch is the new world's own layout (or the old one's, when the update
+// batch is the same: a micro-batch of half the rows and twice the accumulation).
+TEST_F(CorpusReaderTest, ChangedGlobalBatchContinuesTheGlobalOrder) {
+  const int old_world = 3;
+  const int64_t old_local = 4, old_global = 12, stop = 30;
+  std::vector<std::unique_ptr<CorpusReader>> full;
+  for (int r = 0; r < old_world; ++r) full.push_back(std::make_unique<CorpusReader>(options(r, old_world, old_local)));
+  const int64_t steps = full[0]->steps_per_epoch();
+  const int64_t order_rows = steps * old_global;
+  const GlobalOrder uninterrupted = read_steps(full, 2 * steps);
+  const int64_t max_len = full[0]->manifest().max_len;
+  struct Case {
+    int world;
+    int64_t local;
+    bool later;
+  };
+  for (const Case c : {Case{2, 5, false}, Case{3, 2, true}, Case{1, 7, false}}) {
+    const int64_t g = c.world * c.local;
+    for (bool ignore_base_row : {false, true}) {
+      std::vector<std::unique_ptr<CorpusReader>> resumed;
+      for (int r = 0; r < c.world; ++r) {
+        auto o = options(r, c.world, c.local);
+        o.layout_world_size = old_world, o.layout_local_batch = old_local, o.layout_epoch = 0;
+        o.layout_base_step = stop, o.layout_base_row = ignore_base_row ? 0 : stop * old_global;
+        o.layout_later_epochs = c.later;
+        resumed.push_back(std::make_unique<CorpusReader>(o));
+        resumed.back()->seek({42, 0, stop});
+      }
+      const int64_t left = (order_rows - stop * old_global) / g;
+      if (!ignore_base_row) ASSERT_EQ(resumed[0]->steps_in_epoch(0), stop + left);
+      const GlobalOrder rest = read_steps(resumed, left);
+      const bool equal = rest == slice(uninterrupted, stop * old_global, left * g, max_len);
+      if (ignore_base_row) {  // control: the position alone does not say where the order continues
+        EXPECT_FALSE(equal) << "world " << c.world;
+        continue;
+      }
+      ASSERT_TRUE(equal) << "world " << c.world << " local " << c.local;
+      EXPECT_EQ(resumed[0]->rows_left_unread(0), order_rows - stop * old_global - left * g);
+      EXPECT_EQ(resumed[0]->position(), (ReaderPosition{42, 1, 0}));
+      const GlobalOrder epoch1 = read_steps(resumed, resumed[0]->steps_in_epoch(1));
+      if (c.later) {
+        EXPECT_TRUE(epoch1 == slice(uninterrupted, order_rows, order_rows, max_len));
+      } else {
+        std::vector<std::unique_ptr<CorpusReader>> fresh;
+        for (int r = 0; r < c.world; ++r) {
+          fresh.push_back(std::make_unique<CorpusReader>(options(r, c.world, c.local)));
+          fresh.back()->seek({42, 1, 0});
+        }
+        EXPECT_TRUE(epoch1 == read_steps(fresh, fresh[0]->steps_per_epoch())) << "world " << c.world;
+      }
+    }
+  }
+  // A resume of the resumed job (2 ranks of 5 at step 40 of epoch 0) continues from its rows.
+  auto at = [&](int rank, int world, int64_t local, int64_t base_step, int64_t base_row) {
+    auto o = options(rank, world, local);
+    o.layout_world_size = old_world, o.layout_local_batch = old_local, o.layout_epoch = 0;
+    o.layout_base_step = base_step, o.layout_base_row = base_row;
+    return std::make_unique<CorpusReader>(o);
+  };
+  std::vector<std::unique_ptr<CorpusReader>> second;
+  for (int r = 0; r < 2; ++r) second.push_back(at(r, 2, 5, stop, stop * old_global));
+  for (auto& reader : second) reader->seek({42, 0, 40});
+  const int64_t rows_at_40 = second[0]->rows_consumed(second[0]->position());
+  EXPECT_EQ(rows_at_40, stop * old_global + 10 * 10);
+  std::vector<std::unique_ptr<CorpusReader>> third;
+  for (int r = 0; r < 4; ++r) third.push_back(at(r, 4, 2, 40, rows_at_40));
+  for (auto& reader : third) reader->seek({42, 0, 40});
+  EXPECT_TRUE(read_steps(third, 5) == slice(uninterrupted, rows_at_40, 5 * 8, max_len));
+  // A position before the base step does not exist in this layout.
+  EXPECT_THROW(third[0]->seek({42, 0, 39}), Error);
 }
 
 TEST_F(CorpusReaderTest, WindowBoundsWhichShardsABatchDrawsFrom) {

@@ -6,6 +6,8 @@ target_include_directories(model_parity_tool PRIVATE ${PROJECT_SOURCE_DIR})
 simcsepp_enable_torch_pch(model_parity_tool)
 set_target_properties(model_parity_tool PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 simcsepp_add_python_test(python.model_hf_parity model_hf_parity.py)
+# DiffCSE's frozen generator (DistilBERT / BERT masked LM) vs transformers' logits.
+simcsepp_add_python_test(python.model_generator_parity model_generator_parity.py)
 
 # A real pretrained checkpoint vs transformers/sentence-transformers; its STS-B dev score through
 # `simcsepp eval` vs a SentEval-protocol reference.

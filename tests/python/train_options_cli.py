@@ -92,7 +92,7 @@ def main():
                 [x if x != "single" else "mpi" for x in train[train.index("--batch-size") + 2:]],
                 prefix=MPIRUN + ["-np", "2"])
         # Resharded resume (issue 16.1; equivalence in python.train_reshard_resume): accepted.
-        resumed = r.returncode == 0 and "keeps the layout of 1 rank(s)" in r.stderr
+        resumed = r.returncode == 0 and "continues the order of 1 rank(s) x 8 rows" in r.stderr
         check(resumed, f"2-rank job resumes a 1-rank checkpoint with the same global batch (rc {r.returncode})"
               + ("" if resumed else ": " + r.stderr[-400:]))
     finally:

@@ -15,6 +15,9 @@ simcsepp_add_slurm_test(slurm.launchers_and_template_errors trivial_job_test.sh 
 # requeues itself, resumes and must end with the same steps and weights as an uninterrupted job.
 simcsepp_add_slurm_test(slurm.train_job train_job_test.sh 300)
 simcsepp_add_slurm_test(slurm.preempt_requeue_resume preempt_requeue_test.sh 480)
+# A warned 2-task job requeued (held), shrunk to 1 task and released: it resumes with the same
+# global batch and reads the uninterrupted job's global batches (row ids) to the end.
+simcsepp_add_slurm_test(slurm.requeue_fewer_tasks requeue_fewer_tasks_test.sh 600)
 # Every signal target (job step, batch script, its process group; several signals at once) under
 # srun and mpirun: exactly one checkpoint, exit 42, one requeue, resumed and finished.
 simcsepp_add_slurm_test(slurm.preempt_signals preempt_signals_test.sh 900)

@@ -44,3 +44,4 @@ foreach(_np 1 2 3)
 endforeach()
 # Resume on another world size (issue 16.1): W=3 checkpoint resumed on W'=2 and W'=1 under mpirun.
 simcsepp_add_python_test(python.train_reshard_resume train_reshard_resume.py)
+simcsepp_add_python_test(python.train_reshard_batches train_reshard_batches.py)

@@ -60,6 +60,10 @@ class TrainCommand final : public Command {
         "overwrite", po::bool_switch(&c.overwrite),
         "start afresh in a run directory that holds another run: remove its checkpoints, best/, model/ and "
         "metrics first")(
+        "allow-batch-change", po::bool_switch(&c.allow_batch_change),
+        "a resume may change the global batch (--batch-size x --grad-accum x ranks): the schedule continues by "
+        "update count, the epoch in progress from the rows it consumed (default: the checkpoint's global batch "
+        "is kept, the per-rank batch derived from it)")(
         "max-skipped-steps", po::value(&c.max_skipped_steps)->default_value(c.max_skipped_steps),
         "abort after this many consecutive non-finite steps")("device", po::value(&c.device)->default_value(c.device),
                                                               "auto | cpu | cuda")(
