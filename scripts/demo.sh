@@ -3,7 +3,7 @@
 #   set-up (packages, venv, build) -> pretrained checkpoint -> `simcsepp prep` of
 #   ../shared/data/corpus into HDF5 shards -> STS-B dev before -> `simcsepp train` with 2 MPI
 #   ranks (GPUs when present, else CPU), objective simcse++ -> export of the best model ->
-#   STS evaluation after -> where everything went.
+#   STS evaluation after -> where everything went (ending with the run report, report.html).
 # Knobs (environment): SIMCSEPP_DEMO_STEPS (default 200), SIMCSEPP_DEMO_BATCH (per rank, default
 # 16 on CPU, 64 on GPU), SIMCSEPP_RUN_DIR (default runs/demo-<time>).
 set -euo pipefail
@@ -44,3 +44,4 @@ echo "  model (Hugging Face + sentence-transformers): $run/model"
 echo "  training log: $run/train.log    metrics (JSONL): $run/metrics.jsonl"
 echo "  checkpoints: $run/checkpoints    STS results: $run/sts_before.json, $run/sts_after.json"
 echo "  Prometheus targets (file_sd): $run/prometheus_targets.json"
+echo "  report (charts, summary, config; open in a browser): $run/report.html"

@@ -35,6 +35,8 @@ APT_PKGS=(
   slurmctld slurmd slurm-client munge
   # the simulated multi-node test (tests/cluster/multinode/): ip netns, veth, bridge; unshare
   iproute2 util-linux
+  # the report tests (tests/report/): report.html loaded in a real headless browser
+  chromium
 )
 
 log() { echo "[setup] $*"; }

@@ -202,7 +202,8 @@ RunDirectoryPlan plan_run_directory(const TrainOptions& o, const RunIdentity& cu
     recorded = RunIdentity::from_json(j, identity_file.string());
   }
   for (const char* name :
-       {kIdentityFile, "checkpoints", "best", "best.old", "model", "metrics.jsonl", "summary.json", "preempted.json"}) {
+       {kIdentityFile, "checkpoints", "best", "best.old", "model", "metrics.jsonl", "summary.json", "preempted.json",
+        "report.html"}) {
     if (fs::exists(run / name)) plan.old_files.push_back((run / name).string());
   }
   const bool holds_run = recorded || holds_checkpoints(ckpts) || fs::exists(run / "best") ||

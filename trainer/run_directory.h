@@ -8,8 +8,8 @@
 // Checkpoints carry the run id and the same fingerprints. plan_run_directory() then decides:
 //   - a fresh start (--resume none) where another run's files are (run.json, checkpoints, best/,
 //     model/, metrics.jsonl, summary.json) is refused with a HINT, unless --overwrite, which
-//     removes them first; --resume auto finding no checkpoint continues only the run recorded
-//     there (same identity), else it is refused like a fresh start;
+//     removes them first (and an old report.html); --resume auto finding no checkpoint continues
+//     only the run recorded there (same identity), else it is refused like a fresh start;
 //   - --resume auto when every checkpoint is corrupt is an error, never a silent start at step 0
 //     over the old results;
 //   - the checkpoint resumed from must belong to this directory's run (run id), be at a step

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -41,10 +42,12 @@
 #include "model/mlm_generator.h"
 #include "model/rtd_discriminator.h"
 #include "monitoring/embedding_diagnostics.h"
+#include "report/run_report.h"
 #include "trainer/cli/exit_codes.h"
 #include "trainer/metrics_log.h"
 #include "trainer/model_card.h"
 #include "trainer/preemption.h"
+#include "trainer/rank_timings.h"
 #include "trainer/run_directory.h"
 #include "trainer/run_metrics.h"
 #include "trainer/sentence_embedder.h"
@@ -728,6 +731,8 @@ int run_training(const TrainOptions& given) {
   };
   std::optional<Pending> pending;
   data::ReaderStats reported_io;  // what the metrics have counted so far
+  // This rank's step time and sentences/s per settled step, until log_rank_timings takes them.
+  std::map<int64_t, std::pair<double, double>> rank_samples;
   bool stop = false, abort_skips = false;
   // end: when the next step began (steady state: launches are paced by the device, so the
   // period between two step starts is the step time), or now if none began after this one.
@@ -766,6 +771,8 @@ int run_training(const TrainOptions& given) {
     r.learning_rate = p.out.lr;
     r.grad_norm = v.grad_norm;
     r.step_seconds = std::chrono::duration<double>(end.value_or(std::chrono::steady_clock::now()) - p.begin).count();
+    rank_samples[r.step] = {r.step_seconds,
+                            r.step_seconds > 0 ? static_cast<double>(p.sentences) / r.step_seconds : 0.0};
     r.data_wait_seconds = p.data_wait_s;
     r.forward_seconds = phases.forward;
     r.backward_seconds = phases.backward;
@@ -823,6 +830,19 @@ int run_training(const TrainOptions& given) {
     prom.record_step(r);
   };
 
+  // Every rank's step time and sentences/s of step `s` into rank 0's metrics.jsonl as a "ranks"
+  // line (rank_timings.h), so the report shows stragglers. Collective: called by every rank at the
+  // same points of the loop, for a step every rank has settled.
+  auto log_rank_timings = [&](int64_t s) {
+    const auto it = rank_samples.find(s);
+    SIMCSEPP_CHECK(it != rank_samples.end(), "step " + std::to_string(s) + " gathered before it was settled");
+    const RankTimings t = gather_rank_timings(comm, device, it->second.first, it->second.second);
+    rank_samples.erase(rank_samples.begin(), std::next(it));
+    if (metrics) {
+      metrics->write("ranks", {{"step", s}, {"step_s", t.step_seconds}, {"sentences_per_s", t.sentences_per_s}});
+    }
+  };
+
   if (progress.step == 0 && o.eval_at_start) evaluate(false);
   while (progress.step < total_steps && !stop && !abort_skips) {
     std::vector<std::vector<data::TokenBatch>> micro;
@@ -854,6 +874,11 @@ int run_training(const TrainOptions& given) {
     ++progress.step;
     if (pending) settle(*pending, next.begin);
     pending = std::move(next);
+    // The previous step is settled on every rank by now (just above, or early for an evaluation,
+    // a checkpoint or a test hold), so every rank gathers its timings here.
+    if (const int64_t logged = progress.step - 1; logged > first_step && logged % o.log_every == 0) {
+      log_rank_timings(logged);
+    }
     const bool eval_now = o.eval_every > 0 && progress.step % o.eval_every == 0 && progress.step < total_steps;
     const bool ckpt_now = o.checkpoint_every > 0 ? progress.step % o.checkpoint_every == 0 : eval_now;
     if (eval_now || ckpt_now) {
@@ -878,6 +903,7 @@ int run_training(const TrainOptions& given) {
     }
   }
   if (pending) settle(*pending);
+  if (progress.step > first_step) log_rank_timings(progress.step);  // the last step of this job
   if (!stop && !abort_skips && progress.step < total_steps) stop = true;  // settle() saw the flag late
 
   if (abort_skips) {
@@ -954,6 +980,15 @@ int run_training(const TrainOptions& given) {
   if (metrics) {
     metrics->write("summary", summary);
     std::ofstream(fs::path(o.run_dir) / "summary.json") << summary.dump(2) << "\n";
+    // report.html from the files just written (report/run_report.h); failing to draw it does not
+    // turn a finished run into a failed one: `simcsepp report RUN_DIR` can write it later.
+    const std::string report_path = report::default_report_path(o.run_dir);
+    try {
+      report::write_run_report(o.run_dir, report_path);
+      LOG_INFO("report: " << report_path);
+    } catch (const std::exception& e) {
+      LOG_WARN("report.html not written: " << e.what() << "; `simcsepp report " << o.run_dir << "` writes it later");
+    }
   }
   run_metrics.close();
   bar.break_line();

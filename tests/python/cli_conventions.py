@@ -9,7 +9,7 @@ import tempfile
 from tiny_train_fixture import Checks, make_model, prep_corpus, records, run, sts_dev, wiki_lines
 
 check = Checks()
-COMMANDS = ["prep", "train", "eval", "embed", "export", "inspect"]
+COMMANDS = ["prep", "train", "eval", "embed", "export", "report", "inspect"]
 
 
 def main():

@@ -15,7 +15,8 @@ simcsepp_add_python_test(python.trainer_run trainer_run.py)
 # nothing lost. Mounts a read-only tmpfs, so it runs as root (CI does).
 simcsepp_add_python_test(cli.bad_input cli_bad_input.py)
 
-# Data-parallel equivalence of the real update path (TrainStep + AdamW) under mpirun.
+# Data-parallel equivalence of the real update path (TrainStep + AdamW) under mpirun, and the
+# gather of every rank's step timings for the "ranks" lines of metrics.jsonl (rank_timings_mpi.cpp).
 file(GLOB _trainer_mpi_srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/trainer/mpi/*.cpp)
 add_executable(test_trainer_equivalence ${_trainer_mpi_srcs} ${CMAKE_CURRENT_SOURCE_DIR}/cluster/mpi/mpi_test_main.cpp)
 target_link_libraries(test_trainer_equivalence PRIVATE simcsepp_trainer GTest::gtest simcsepp_warnings)

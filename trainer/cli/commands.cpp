@@ -9,6 +9,7 @@ std::unique_ptr<Command> make_train_command();
 std::unique_ptr<Command> make_prep_command();
 std::unique_ptr<Command> make_eval_command();
 std::unique_ptr<Command> make_embed_command();
+std::unique_ptr<Command> make_report_command();
 
 std::vector<std::unique_ptr<Command>> all_commands() {
   std::vector<std::unique_ptr<Command>> c;
@@ -17,6 +18,7 @@ std::vector<std::unique_ptr<Command>> all_commands() {
   c.push_back(make_export_command());
   c.push_back(make_eval_command());
   c.push_back(make_embed_command());
+  c.push_back(make_report_command());
   c.push_back(make_inspect_command());
   return c;
 }
