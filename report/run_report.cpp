@@ -51,11 +51,20 @@ std::vector<ChartPlan> chart_plans() {
   {
     std::vector<Field> f = {{"loss", "loss", NullIs::kNonFinite, kNotInSteps},
                             {"instance_loss", "instance (contrastive) part", NullIs::kNonFinite, kNotInSteps},
-                            {"dcl_loss", "DCL part (weighted)", NullIs::kNonFinite,
+                            {"dcl_loss", "DCL part (before lambda)", NullIs::kNonFinite,
                              "not in the step lines (objectives without DCL log 0)"}};
     plans.push_back({"chart-loss", "Loss and its parts", "loss",
                      "Training loss of each update as rank 0 computed it (its sentences, the negatives of every rank), "
                      "with its instance-wise contrastive part and the dimension-wise (DCL) part.",
+                     steps(f), f, "step lines"});
+  }
+  {
+    constexpr const char* kNoRtd = "logged only by DiffCSE runs (--objective diffcse or diffcse++)";
+    std::vector<Field> f = {{"rtd_loss", "RTD loss (before lambda)", NullIs::kNotMeasured, kNoRtd},
+                            {"rtd_accuracy", "RTD token accuracy (rank 0)", NullIs::kNotMeasured, kNoRtd}};
+    plans.push_back({"chart-rtd", "Replaced-token detection (DiffCSE)", "value",
+                     "DiffCSE's conditional replaced-token-detection loss of each update and the share of rank 0's "
+                     "tokens the discriminator classified right.",
                      steps(f), f, "step lines"});
   }
   {

@@ -1,8 +1,8 @@
 """`simcsepp train --objective diffcse++ --generator DIR` end to end on CPU (issue 18), with a tiny
 random BERT encoder and a tiny random DistilBertForMaskedLM generator made here:
 
-1. trains, logs the RTD loss and accuracy per step (finite, accuracy in [0, 1]), checkpoints the
-   discriminator with the encoder, and exports a model directory that holds no discriminator or
+1. trains, logs the RTD loss and accuracy per step (finite, accuracy in [0, 1]) and plots them in
+   the run report, checkpoints the discriminator with the encoder, and exports a model directory that holds no discriminator or
    generator tensor and loads in transformers;
 2. resume: a run SIGKILLed after step 4 (checkpoint at 3) and resumed with --resume auto gives the
    uninterrupted run's per-step losses and RTD losses and bit-identical final parameters,
@@ -66,6 +66,10 @@ def main():
         exported = load_file(os.path.join(a, "model", "model.safetensors"))
         check(not any("discriminator" in k or "generator" in k or k.startswith("head.") for k in exported),
               f"the export holds only the encoder ({len(exported)} tensors)")
+        page = open(os.path.join(a, "report.html")).read()
+        import re
+        ys = [float(y) for y in re.findall(r'<circle class="pt" data-series="rtd_loss" data-x="[^"]*" data-y="([^"]*)"', page)]
+        check(ys == rtd, f"the run report plots the RTD loss of every step ({len(ys)} points)")
         from transformers import AutoModel
         m = AutoModel.from_pretrained(os.path.join(a, "model"))
         check(m is not None, "the exported model loads in transformers")
