@@ -33,7 +33,8 @@ torch::Tensor MlmGeneratorImpl::logits(const torch::Tensor& input_ids, const tor
   const auto hidden = bert->forward(input_ids, attention_mask, dropout).last_hidden_state;
   const auto h = transform_norm(torch::gelu(apply_linear(transform, hidden)));
   // The decoder is the word-embedding matrix (tied in both transformers models).
-  return torch::nn::functional::linear(h, bert->embeddings->word_embeddings->weight, output_bias).to(torch::kFloat);
+  const auto logits = torch::nn::functional::linear(h, bert->embeddings->word_embeddings->weight, output_bias);
+  return logits.scalar_type() == torch::kDouble ? logits : logits.to(torch::kFloat);
 }
 
 torch::Tensor MlmGeneratorImpl::fill(const torch::Tensor& masked_ids, const torch::Tensor& attention_mask,

@@ -9,11 +9,12 @@
 //    position (not only the masked ones, as the official code does), position 0 is set back to
 //    the sentence's [CLS], padding to [PAD] (id 0); a token counts as replaced where the result
 //    differs from the original, over all non-padding positions.
-// Randomness comes only from the generator passed in, so a (seed, rank, step)-seeded CPU
-// generator makes the masks reproducible on resume and independent of the dropout streams.
+// Randomness: row r's draws come from a private CPU generator seeded with row_keys[r]. The trainer
+// keys a row by (seed, update, micro-batch, copy, the sentence's global row in the batch), so the
+// masks are reproducible on resume, independent of the dropout streams, and a sentence gets the
+// same mask on whichever rank encodes it (W ranks of B rows equal one process of W*B rows).
 #pragma once
 
-#include <ATen/core/Generator.h>
 #include <torch/types.h>
 
 #include <cstdint>
@@ -30,9 +31,9 @@ struct RtdMaskingOptions {
   std::vector<int64_t> special_ids = {0, 100, 101, 102, 103};  // never selected
 };
 
-// ids/attention_mask int64 [B, L] (any device); `generator` a CPU generator. The masked ids [B, L].
+// ids/attention_mask int64 [B, L] (any device); row_keys.size() == B. The masked ids [B, L].
 torch::Tensor mask_for_rtd(const torch::Tensor& ids, const torch::Tensor& attention_mask,
-                           const RtdMaskingOptions& options, at::Generator generator);
+                           const RtdMaskingOptions& options, const std::vector<uint64_t>& row_keys);
 
 struct ReplacedTokens {
   torch::Tensor ids;       // int64 [B, L]: the generator's sentence, [CLS] kept, padding 0

@@ -19,7 +19,9 @@ RtdDiscriminatorImpl::RtdDiscriminatorImpl(const BertConfig& config) {
 torch::Tensor RtdDiscriminatorImpl::forward(const torch::Tensor& ids, const torch::Tensor& attention_mask,
                                             const torch::Tensor& sentence_embedding, bool dropout) {
   const auto hidden = bert->forward(ids, attention_mask, dropout, false, sentence_embedding).last_hidden_state;
-  return apply_linear(head, hidden).to(torch::kFloat);
+  const auto logits = apply_linear(head, hidden);
+  // fp32 under autocast; a float64 model (the equivalence tests) stays float64.
+  return logits.scalar_type() == torch::kDouble ? logits : logits.to(torch::kFloat);
 }
 
 RtdDiscriminator load_rtd_discriminator(const std::string& model_dir, uint64_t seed) {

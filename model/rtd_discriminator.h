@@ -26,7 +26,7 @@ class RtdDiscriminatorImpl : public torch::nn::Module {
  public:
   explicit RtdDiscriminatorImpl(const BertConfig& config);
   // ids/mask int64 [B, L]; sentence_embedding [B, H] (carries the encoder's gradient). Logits
-  // [B, L, 2] fp32: class 1 = replaced.
+  // [B, L, 2] fp32 (fp64 for a float64 model): class 1 = replaced.
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& attention_mask,
                         const torch::Tensor& sentence_embedding, bool dropout);
 

@@ -205,18 +205,27 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
 }
 
 model::ReplacedTokens TrainStep::rtd_edit(const torch::Tensor& ids, const torch::Tensor& mask, int64_t micro) {
-  // The sentence twice (h and h+ each get an edited copy, masked independently). The masks come
-  // from a CPU generator seeded by (seed, rank, update, micro-batch): reproducible on resume
-  // without saving its state, and independent of the dropout streams.
+  // The sentence twice (h and h+ each get an edited copy, masked independently). Row keys:
+  // (seed, update, micro-batch, copy, global row rank*N + i) - reproducible on resume without
+  // saving a generator state, independent of the dropout streams, and the same for a sentence on
+  // whichever rank encodes it (rtd_corruption.h).
   const RtdParts& r = *config_.rtd;
-  const uint64_t key = r.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(r.rank) * 1000003ULL +
-                       static_cast<uint64_t>(updates_) * 7919ULL + static_cast<uint64_t>(micro);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(key);
+  const int64_t n = ids.size(0);
+  std::vector<uint64_t> keys(static_cast<size_t>(2 * n));
+  for (int64_t row = 0; row < 2 * n; ++row) {
+    uint64_t k = r.seed * 0x9E3779B97F4A7C15ULL;
+    for (const uint64_t part : {static_cast<uint64_t>(updates_), static_cast<uint64_t>(micro),
+                                static_cast<uint64_t>(row / n), static_cast<uint64_t>(r.rank * n + row % n)}) {
+      k = (k ^ part) * 0xBF58476D1CE4E5B9ULL;
+      k ^= k >> 31;
+    }
+    keys[static_cast<size_t>(row)] = k;
+  }
   const auto two_ids = torch::cat({ids, ids}, 0);
   const auto two_mask = torch::cat({mask, mask}, 0);
   model::RtdMaskingOptions masking = r.masking;
   masking.ratio = config_.objective.rtd_mask_ratio;
-  const auto masked = model::mask_for_rtd(two_ids, two_mask, masking, gen);
+  const auto masked = model::mask_for_rtd(two_ids, two_mask, masking, keys);
   // The official generator runs in train mode: with dropout (under no_grad).
   return model::replace_tokens(config_.rtd->generator, two_ids, two_mask, masked, true);
 }

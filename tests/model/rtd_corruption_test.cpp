@@ -1,6 +1,6 @@
 // rtd_corruption_test.cpp - DiffCSE's masking rule (model/rtd_corruption.h) on many tokens: the
 // selected share and the 80/10/10 split within binomial bounds, special tokens and padding never
-// touched, the same generator seed giving the same masks; and replace_tokens' labels on a tiny
+// touched, a row's mask a function of its key alone; and replace_tokens' labels on a tiny
 // generator whose argmax is known.
 #include "model/rtd_corruption.h"
 
@@ -35,8 +35,12 @@ TEST(RtdMasking, SelectsTheRatioAndSplits80_10_10AmongOrdinaryTokensOnly) {
   const Batch b = make_batch();
   RtdMaskingOptions o;
   o.ratio = 0.3;
-  auto g = at::make_generator<at::CPUGeneratorImpl>(1234);
-  const auto masked = mask_for_rtd(b.ids, b.mask, o, g);
+  const auto keys = [](uint64_t base) {
+    std::vector<uint64_t> k(1000);
+    for (size_t i = 0; i < k.size(); ++i) k[i] = base + 7919 * i;
+    return k;
+  };
+  const auto masked = mask_for_rtd(b.ids, b.mask, o, keys(1234));
   const auto changed_or_masked = masked.ne(b.ids);
   // Special tokens ([CLS], [SEP], [UNK]) and padding never change.
   for (int64_t c : {0, 5, 31}) EXPECT_TRUE(masked.select(1, c).equal(b.ids.select(1, c))) << "column " << c;
@@ -50,13 +54,15 @@ TEST(RtdMasking, SelectsTheRatioAndSplits80_10_10AmongOrdinaryTokensOnly) {
   };
   EXPECT_TRUE(within(as_mask, candidates, 0.3 * 0.8)) << as_mask;
   EXPECT_TRUE(within(random, candidates, 0.3 * 0.1)) << random;
-  // The same seed gives the same masks; another seed others.
-  auto again = at::make_generator<at::CPUGeneratorImpl>(1234);
-  EXPECT_TRUE(mask_for_rtd(b.ids, b.mask, o, again).equal(masked));
-  auto other = at::make_generator<at::CPUGeneratorImpl>(1235);
-  EXPECT_FALSE(mask_for_rtd(b.ids, b.mask, o, other).equal(masked));
+  // The same keys give the same masks, other keys others; a row's mask depends on its key only
+  // (rows 10..19 alone, with their keys, get the masks they got in the whole batch).
+  EXPECT_TRUE(mask_for_rtd(b.ids, b.mask, o, keys(1234)).equal(masked));
+  EXPECT_FALSE(mask_for_rtd(b.ids, b.mask, o, keys(1235)).equal(masked));
+  const auto k = keys(1234);
+  const std::vector<uint64_t> part(k.begin() + 10, k.begin() + 20);
+  EXPECT_TRUE(mask_for_rtd(b.ids.narrow(0, 10, 10), b.mask.narrow(0, 10, 10), o, part).equal(masked.narrow(0, 10, 10)));
   o.ratio = 1.5;
-  EXPECT_THROW(mask_for_rtd(b.ids, b.mask, o, g), Error);
+  EXPECT_THROW(mask_for_rtd(b.ids, b.mask, o, keys(1)), Error);
 }
 
 TEST(RtdReplaceTokens, LabelsArePositionsWhereTheGeneratorsArgmaxDiffers) {

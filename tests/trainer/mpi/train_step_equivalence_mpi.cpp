@@ -2,7 +2,8 @@
 // W ranks running TrainStep (bucketed gradient all-reduce from backward hooks, global gradient
 // norm, clipping, the non-finite/stop flag all-reduce, fused AdamW, linear schedule) on local
 // batches of B take the same updates as one TrainStep on the global batch W*B, for every
-// objective (simcse, off-dropout, dcl, simcse++, supervised) and with gradient accumulation
+// objective (simcse, off-dropout, dcl, simcse++, supervised, diffcse, diffcse++: the discriminator
+// and the RTD loss, its masks keyed by global row) and with gradient accumulation
 // (grad_accum micro-batches per update on both sides); all ranks stay bit-identical. Dropout 0.1
 // with the test-only keyed masks (model/dropout_masks.h, equivalence_fixture.h): a sentence gets
 // the same masks on whichever rank encodes it, so the dropout-on and dropout-off views differ.
@@ -27,6 +28,8 @@
 #include "cluster/parameter_divergence.h"
 #include "cluster/single_process_communicator.h"
 #include "model/dropout_masks.h"
+#include "model/mlm_generator.h"
+#include "model/rtd_discriminator.h"
 #include "model/objective_config.h"
 #include "model/sentence_encoder.h"
 #include "tests/cluster/equivalence/equivalence_fixture.h"
@@ -62,9 +65,29 @@ data::TokenBatch batch_rows(int step, int column, int64_t global_rows, int64_t f
   return b;
 }
 
+// DiffCSE's parts, identical on every rank: a tiny random BERT masked LM as the generator and a
+// tiny random discriminator (float64 like the encoder). The vocabulary of random_global_column:
+// 0 padding, 2 [CLS], ids 5..63 words; 3 serves as [MASK].
+std::shared_ptr<RtdParts> make_rtd_parts(int rank) {
+  torch::manual_seed(77);
+  auto parts = std::make_shared<RtdParts>();
+  parts->generator = model::MlmGenerator(equivalence::tiny_bert(), "bert");
+  parts->generator->to(torch::kDouble);
+  for (auto& p : parts->generator->parameters()) p.set_requires_grad(false);
+  parts->discriminator = model::RtdDiscriminator(equivalence::tiny_bert());
+  parts->discriminator->to(torch::kDouble);
+  parts->masking.mask_id = 3;
+  parts->masking.vocab_size = 64;
+  parts->masking.special_ids = {0, 1, 2, 3, 4};
+  parts->seed = 5;
+  parts->rank = rank;
+  return parts;
+}
+
 TrainStepConfig step_config(const std::string& objective) {
   TrainStepConfig c;
   c.objective = model::parse_objective(objective);
+  c.objective.rtd_weight = 0.5;  // large enough that a wrong RTD gradient shows in the parameters
   c.adamw.lr = 1e-2;
   c.adamw.weight_decay = 0.01;
   c.warmup_steps = 1;
@@ -90,9 +113,14 @@ TEST_P(TrainStepEquivalence, WRanksOfBatchBEqualOneProcessOfBatchWB) {
   const std::string label = GetParam().objective + " grad_accum " + std::to_string(accum);
   const int w = comm().world_size(), me = comm().rank();
   const int columns = config.objective.supervised ? 3 : 1;
+  auto reference_config = config;
+  if (config.objective.rtd) {
+    config.rtd = make_rtd_parts(me);
+    reference_config.rtd = make_rtd_parts(0);
+  }
   TrainStep distributed(make_encoder(), config, comm());
   cluster::SingleProcessCommunicator single;
-  TrainStep reference(make_encoder(), config, single);
+  TrainStep reference(make_encoder(), reference_config, single);
   std::vector<std::string> names;
   for (const auto& item : distributed.encoder()->named_parameters()) names.push_back(item.key());
 
@@ -133,7 +161,32 @@ TEST_P(TrainStepEquivalence, WRanksOfBatchBEqualOneProcessOfBatchWB) {
       const double d = (item.value() - rp[item.key()]).abs().max().item<double>();
       if (d > step_worst) step_worst = d, worst_name = item.key();
     }
-    EXPECT_LE(step_worst, 1e-9) << label << " step " << s << ": " << worst_name << " differs by " << step_worst;
+    if (config.objective.rtd) {  // the discriminator too, and the RTD loss (global token mean)
+      auto rd = reference.discriminator()->named_parameters();
+      for (const auto& item : distributed.discriminator()->named_parameters()) {
+        const double d = (item.value() - rd[item.key()]).abs().max().item<double>();
+        if (d > step_worst) step_worst = d, worst_name = "discriminator." + item.key();
+      }
+      auto rtd = out.rtd.clone();
+      comm().all_reduce(rtd, cluster::ReduceOp::kAvg);
+      EXPECT_NEAR(rtd.item<double>(), ref.rtd.item<double>(), 1e-6 * std::max(1.0, std::abs(ref.rtd.item<double>())))
+          << "step " << s;
+    }
+    if (config.objective.rtd && s == 0) {
+      // Same parameters before the first update: the rank-averaged gradient itself must agree to
+      // float64 rounding (every entry, encoder and discriminator).
+      const auto& g = distributed.gradients();
+      const auto& gr = reference.gradients();
+      ASSERT_EQ(g.size(), gr.size());
+      for (size_t b = 0; b < g.size(); ++b) {
+        const double scale = gr[b].abs().max().item<double>();
+        EXPECT_LE((g[b] - gr[b]).abs().max().item<double>(), 1e-12 * scale) << label << " gradient buffer " << b;
+      }
+    }
+    // A per-rank instead of global RTD token mean fails at step 0 (tried: the gradient differs by
+    // 2.6e-3, 1e-2 of its largest entry, at np2).
+    const double bound = 1e-9;
+    EXPECT_LE(step_worst, bound) << label << " step " << s << ": " << worst_name << " differs by " << step_worst;
     worst = std::max(worst, step_worst);
   }
   // The updates really moved the parameters (Adam steps of ~lr), far beyond the tolerance.
@@ -152,7 +205,8 @@ TEST_P(TrainStepEquivalence, WRanksOfBatchBEqualOneProcessOfBatchWB) {
 INSTANTIATE_TEST_SUITE_P(Objectives, TrainStepEquivalence,
                          ::testing::Values(Case{"simcse", 1}, Case{"off-dropout", 1}, Case{"dcl", 1},
                                            Case{"simcse++", 1}, Case{"supervised", 1}, Case{"simcse++", 2},
-                                           Case{"supervised", 2}),
+                                           Case{"supervised", 2}, Case{"diffcse", 1}, Case{"diffcse++", 1},
+                                           Case{"diffcse++", 2}),
                          [](const auto& info) {
                            std::string n = info.param.objective + "_accum" + std::to_string(info.param.grad_accum);
                            for (auto& ch : n)
