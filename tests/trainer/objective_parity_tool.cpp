@@ -10,7 +10,10 @@
 // writes result.json (loss parts, parameter names) and grad/<parameter name>.f32. Optional spec
 // keys (tests/python/cuda_parity.py): "device" (cpu | cuda), "precision" (fp32 | bf16: one
 // bf16 autocast region around the encoder calls, as in the trainer) and "write_outputs" (also hidden.f32 = last_hidden_state and
-// pooled.f32 = the pooled embedding of column 0, without gradient).
+// pooled.f32 = the pooled embedding of column 0, without gradient). DiffCSE objectives also read
+// "generator_dir", head_weight.f32 / head_bias.f32 (the discriminator's head; its BERT starts from
+// model_dir) and masked.i64 ([2N, L], the masked copies), run every dropout off, and write the
+// discriminator's gradients as grad/discriminator.<name>.f32 and replaced.f32.
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -24,6 +27,9 @@
 #include "model/hf_checkpoint.h"
 #include "model/objective.h"
 #include "model/objective_forward.h"
+#include "model/rtd_corruption.h"
+#include "model/rtd_discriminator.h"
+#include "model/rtd_loss.h"
 #include "tests/trainer/raw_tensor_io.h"
 
 using namespace simcsepp;
@@ -37,6 +43,7 @@ model::ObjectiveConfig config_from(const nlohmann::json& spec) {
   cfg.dcl_weight = spec.value("dcl_weight", cfg.dcl_weight);
   cfg.dcl_temperature = spec.value("dcl_temperature", cfg.dcl_temperature);
   cfg.hard_negative_weight = spec.value("hard_negative_weight", cfg.hard_negative_weight);
+  cfg.rtd_weight = spec.value("rtd_weight", cfg.rtd_weight);
   cfg.validate();
   return cfg;
 }
@@ -106,7 +113,31 @@ int run_encoder(const std::string& dir) {
     views = model::encode_views(encoder, cfg, pooler, ids, masks);
   }
   const auto loss = model::objective_loss(comm, cfg, views);
-  loss.total.backward();
+  auto total = loss.total;
+  model::RtdDiscriminator discriminator{nullptr};
+  double rtd_value = 0;
+  if (cfg.rtd) {
+    // DiffCSE: generator and discriminator from the spec, the masked copies fed as given, every
+    // dropout off (the oracle is deterministic).
+    auto generator = model::load_mlm_generator(spec.at("generator_dir").get<std::string>());
+    discriminator = model::load_rtd_discriminator(spec.at("model_dir").get<std::string>(), 0);
+    {
+      torch::NoGradGuard no_grad;
+      const int64_t h = discriminator->head->weight.size(1);
+      discriminator->head->weight.copy_(testing::read_f32(dir + "/head_weight.f32", {2, h}));
+      discriminator->head->bias.copy_(testing::read_f32(dir + "/head_bias.f32", {2}));
+    }
+    const auto two_ids = torch::cat({ids[0], ids[0]}, 0);
+    const auto two_mask = torch::cat({masks[0], masks[0]}, 0);
+    const auto masked = read_i64(dir + "/masked.i64", {2 * shape[0], shape[1]});
+    const auto edited = model::replace_tokens(generator, two_ids, two_mask, masked, false);
+    const auto rtd = model::rtd_loss(comm, discriminator, edited, two_mask, torch::cat({views.anchor, views.positive}, 0),
+                                     false);
+    total = total + cfg.rtd_weight * rtd.loss;
+    rtd_value = rtd.loss.item<double>();
+    testing::write_f32(dir + "/replaced.f32", edited.replaced.to(torch::kFloat));
+  }
+  total.backward();
   std::filesystem::create_directories(dir + "/grad");
   nlohmann::json names = nlohmann::json::array();
   for (const auto& item : encoder->named_parameters()) {
@@ -115,11 +146,22 @@ int run_encoder(const std::string& dir) {
     testing::write_f32(dir + "/grad/" + name + ".f32", p.grad().defined() ? p.grad() : torch::zeros_like(p));
     names.push_back(name);
   }
+  nlohmann::json disc_names = nlohmann::json::array();
+  if (discriminator) {
+    for (const auto& item : discriminator->named_parameters()) {
+      const auto& p = item.value();
+      const std::string name = "discriminator." + item.key();
+      testing::write_f32(dir + "/grad/" + name + ".f32", p.grad().defined() ? p.grad() : torch::zeros_like(p));
+      disc_names.push_back(name);
+    }
+  }
   nlohmann::json result = {{"objective", cfg.name()},
-                           {"total", loss.total.item<double>()},
+                           {"total", total.item<double>()},
                            {"instance", loss.instance.item<double>()},
                            {"dcl", loss.dcl.item<double>()},
-                           {"parameters", names}};
+                           {"rtd", rtd_value},
+                           {"parameters", names},
+                           {"discriminator_parameters", disc_names}};
   std::ofstream(dir + "/result.json") << result.dump(2);
   return 0;
 }

@@ -9,6 +9,8 @@ simcsepp_enable_torch_pch(objective_parity_tool)
 set_target_properties(objective_parity_tool PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 simcsepp_add_python_test(python.objective_parity objective_parity.py)
 simcsepp_add_python_test(python.objective_encoder_parity objective_encoder_parity.py)
+# DiffCSE / DiffCSE++ vs a reference transcribed from the official DiffCSE code (loss, labels, every gradient).
+simcsepp_add_python_test(python.diffcse_parity diffcse_parity.py)
 simcsepp_add_python_test(python.trainer_run trainer_run.py)
 # Every command given wrong input (truncated gzip, directories for files, read-only mounts, the
 # export's own source, a global batch of 1, config-file errors): exit 1, FILE:LINE/option, HINT,
