@@ -4,9 +4,12 @@
 // the same session; results in docs/training.md. Not a test.
 //
 //   bench_step [--batch 64] [--len 32] [--steps 5] [--warmup 2] [--layers 12] [--hidden 768]
-//              [--device cpu|cuda] [--threads N]
+//              [--device cpu|cuda] [--threads N] [--objective simcse++]
+// DiffCSE objectives (diffcse, diffcse++) add a random generator of half the encoder's layers
+// (DistilBERT's 6 for BERT-base's 12) and a random discriminator of the encoder's shape.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +18,8 @@
 
 #include "cluster/single_process_communicator.h"
 #include "simcsepp/build_config.h"
+#include "model/mlm_generator.h"
+#include "model/rtd_discriminator.h"
 #include "trainer/train_step.h"
 #if SIMCSEPP_HAVE_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -24,7 +29,7 @@ using namespace simcsepp;
 
 int main(int argc, char** argv) {
   int64_t batch = 64, len = 32, steps = 5, warmup = 2, layers = 12, hidden = 768, threads = 0;
-  std::string device_name = "cpu";
+  std::string device_name = "cpu", objective = "simcse++";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const char* v = argv[i + 1];
@@ -44,6 +49,8 @@ int main(int argc, char** argv) {
       device_name = v;
     else if (k == "--threads")
       threads = std::atoll(v);
+    else if (k == "--objective")
+      objective = v;
   }
   if (threads > 0) at::set_num_threads(static_cast<int>(threads));
   const torch::Device device(device_name);
@@ -57,7 +64,17 @@ int main(int argc, char** argv) {
   enc->to(device);
   cluster::SingleProcessCommunicator comm;
   trainer::TrainStepConfig sc;
-  sc.objective = model::parse_objective("simcse++");
+  sc.objective = model::parse_objective(objective);
+  if (sc.objective.rtd) {
+    auto gen_cfg = cfg;
+    gen_cfg.num_hidden_layers = std::max<int64_t>(1, layers / 2);
+    sc.rtd = std::make_shared<trainer::RtdParts>();
+    sc.rtd->generator = model::MlmGenerator(gen_cfg, "distilbert");
+    sc.rtd->generator->to(device);
+    for (auto& p : sc.rtd->generator->parameters()) p.set_requires_grad(false);
+    sc.rtd->discriminator = model::RtdDiscriminator(cfg);
+    sc.rtd->discriminator->to(device);
+  }
   sc.total_steps = warmup + steps;
   sc.mixed_precision = device.is_cuda();
   trainer::TrainStep step(enc, sc, comm);
@@ -81,9 +98,9 @@ int main(int argc, char** argv) {
   sync();
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
   std::printf(
-      "simcsepp TrainStep simcse++ device=%s threads=%d batch=%lld len=%lld layers=%lld hidden=%lld: "
+      "simcsepp TrainStep %s device=%s threads=%d batch=%lld len=%lld layers=%lld hidden=%lld: "
       "%.1f ms/step (last loss %.4f)\n",
-      device_name.c_str(), at::get_num_threads(), static_cast<long long>(batch), static_cast<long long>(len),
+      objective.c_str(), device_name.c_str(), at::get_num_threads(), static_cast<long long>(batch), static_cast<long long>(len),
       static_cast<long long>(layers), static_cast<long long>(hidden), ms, loss);
 #if SIMCSEPP_HAVE_CUDA
   if (device.is_cuda()) {

@@ -73,6 +73,17 @@ double training_step_flops(const BertConfig& config, const ObjectiveConfig& obje
   return flops;
 }
 
+double rtd_step_flops(const BertConfig& generator, const BertConfig& discriminator, int64_t local_batch,
+                      int64_t seq_len) {
+  const int64_t sequences = 2 * local_batch;
+  const double tokens = static_cast<double>(sequences) * static_cast<double>(seq_len);
+  const double g = static_cast<double>(generator.hidden_size);
+  const double mlm_head = tokens * 2.0 * g * (g + static_cast<double>(generator.vocab_size));
+  const double disc_head = tokens * 2.0 * static_cast<double>(discriminator.hidden_size) * 2.0;
+  return encoder_forward_flops(generator, sequences, seq_len, Pooler::kClsBeforePooler) + mlm_head +
+         3.0 * (encoder_forward_flops(discriminator, sequences, seq_len, Pooler::kClsBeforePooler) + disc_head);
+}
+
 double peak_flops_per_second(const std::string& device_name, bool bf16) {
   const auto words = name_words(device_name);
   const auto has = [&](const char* w) { return std::find(words.begin(), words.end(), w) != words.end(); };

@@ -64,6 +64,13 @@ std::vector<EncoderCall> objective_encoder_calls(const ObjectiveConfig& config, 
 double training_step_flops(const BertConfig& config, const ObjectiveConfig& objective, int64_t local_batch,
                            int64_t seq_len, int64_t columns, Pooler pooler = Pooler::kCls);
 
+// DiffCSE's extra model FLOPs of one micro-batch on one rank (objective.rtd): the frozen
+// generator's forward on the 2N edited copies (no gradient, 1x: its encoder plus the MLM head,
+// a dense H x H and the H x V vocabulary projection on every token) and the discriminator's
+// forward and backward (3x: its encoder plus the H x 2 head on every token).
+double rtd_step_flops(const BertConfig& generator, const BertConfig& discriminator, int64_t local_batch,
+                      int64_t seq_len);
+
 // Dense (no 2:4 sparsity) tensor-core peak FLOP/s of one GPU, from its name as
 // cudaGetDeviceProperties / torch.cuda.get_device_name report it; `bf16` selects the BF16 peak,
 // otherwise the TF32 peak. 0 when the device is not known (callers then export no MFU unless the

@@ -100,6 +100,10 @@ struct Metrics {
                             "Off-dropout instance-discrimination part of the last step's loss.")),
         dcl_loss(
             gauge(h, c, "simcsepp_train_dcl_loss", "Dimension-wise contrastive (DCL) part of the last step's loss.")),
+        rtd_loss(gauge(h, c, "simcsepp_train_rtd_loss",
+                       "DiffCSE's replaced-token-detection loss of the last step, before lambda (NaN: not DiffCSE).")),
+        rtd_accuracy(gauge(h, c, "simcsepp_train_rtd_accuracy",
+                           "Share of this rank's tokens the DiffCSE discriminator classified right in the last step.")),
         learning_rate(gauge(h, c, "simcsepp_learning_rate", "Learning rate used by the last step.")),
         grad_norm(gauge(h, c, "simcsepp_gradient_norm",
                         "Global L2 norm of the gradients of the last step, before clipping.")),
@@ -198,6 +202,8 @@ struct Metrics {
   HotGauge& loss;
   HotGauge& instance_loss;
   HotGauge& dcl_loss;
+  HotGauge& rtd_loss;
+  HotGauge& rtd_accuracy;
   HotGauge& learning_rate;
   HotGauge& grad_norm;
   HotGauge& step_seconds;
@@ -266,7 +272,7 @@ TrainingMetrics::TrainingMetrics(const MetricsOptions& options) : options_(optio
   m.build_info.set(1);
   m.start_time.set(unix_now());
   m.world_size.set(options_.world_size);
-  for (HotGauge* g : {&m.loss, &m.instance_loss, &m.dcl_loss, &m.grad_norm, &m.dev_spearman, &m.dev_spearman_best,
+  for (HotGauge* g : {&m.loss, &m.instance_loss, &m.dcl_loss, &m.rtd_loss, &m.rtd_accuracy, &m.grad_norm, &m.dev_spearman, &m.dev_spearman_best,
                       &m.dev_alignment, &m.dev_uniformity, &m.model_flops, &m.mfu, &m.effective_rank}) {
     g->set(std::nan(""));  // "not measured yet", distinct from a real 0
   }
@@ -300,6 +306,8 @@ void TrainingMetrics::record_step(const StepRecord& r) {
   m.loss.set(r.loss);
   if (r.instance_loss) m.instance_loss.set(*r.instance_loss);
   if (r.dcl_loss) m.dcl_loss.set(*r.dcl_loss);
+  if (r.rtd_loss) m.rtd_loss.set(*r.rtd_loss);
+  if (r.rtd_accuracy) m.rtd_accuracy.set(*r.rtd_accuracy);
   m.learning_rate.set(r.learning_rate);
   if (r.grad_norm) m.grad_norm.set(*r.grad_norm);
 

@@ -640,8 +640,11 @@ int run_training(const TrainOptions& given) {
   // Model FLOPs of one update on this rank (flop_count.h: padded length, matmuls only).
   const double step_flops =
       static_cast<double>(o.grad_accum) *
-      model::training_step_flops(encoder->config(), objective, o.batch_size, o.max_len,
-                                 static_cast<int64_t>(inputs.manifest.columns.size()), sc.pooler);
+      (model::training_step_flops(encoder->config(), objective, o.batch_size, o.max_len,
+                                  static_cast<int64_t>(inputs.manifest.columns.size()), sc.pooler) +
+       (sc.rtd ? model::rtd_step_flops(sc.rtd->generator->config(), sc.rtd->discriminator->bert->config(),
+                                       o.batch_size, o.max_len)
+               : 0.0));
   const double device_peak = peak_flops(o, device, sc.mixed_precision);
 
   // Interval checkpoints are written in the background (async_checkpoint_writer.h): the step
@@ -966,6 +969,11 @@ int run_training(const TrainOptions& given) {
                    {"ranks", comm.world_size()},
                    {"objective terms", objective.name()}};
     if (objective.dcl) card.recipe["DCL weight"] = o.dcl_weight;
+    if (objective.rtd) {
+      card.recipe["RTD weight"] = o.rtd_weight;
+      card.recipe["RTD mask ratio"] = o.rtd_mask_ratio;
+      card.recipe["RTD generator"] = fs::path(o.generator_dir).filename().string();
+    }
     card.corpus = o.corpus_dir;
     card.corpus_rows = inputs.manifest.total_rows;
     card.steps = progress.step;

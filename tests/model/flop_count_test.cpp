@@ -93,6 +93,16 @@ TEST(FlopCount, TrainingStepByHand) {
   EXPECT_DOUBLE_EQ(training_step_flops(tiny(), objective("simcse"), 2, 3, 1, Pooler::kAvg), 21888.0);
 }
 
+// DiffCSE on 1 sentence of L = 3 (2 edited copies, 6 tokens), generator and discriminator tiny():
+//   generator encoder 3648 (1x) + MLM head 6 * 2*H*(H + V) = 6 * 8 * 30526 = 1465248
+//   discriminator 3 * (encoder 3648 + head 6 * 2*H*2 = 96) = 11232             -> 1480128.
+TEST(FlopCount, RtdStepByHand) {
+  EXPECT_DOUBLE_EQ(rtd_step_flops(tiny(), tiny(), 1, 3), 1480128.0);
+  BertConfig small_vocab = tiny();
+  small_vocab.vocab_size = 10;
+  EXPECT_DOUBLE_EQ(rtd_step_flops(small_vocab, tiny(), 1, 3), 3648.0 + 6 * 8 * 14 + 11232.0);
+}
+
 TEST(FlopCount, BadSizesAreErrors) {
   EXPECT_THROW(training_step_flops(tiny(), objective("supervised"), 2, 3, 1), simcsepp::Error);
   EXPECT_THROW(encoder_forward_flops(tiny(), -1, 3), simcsepp::Error);

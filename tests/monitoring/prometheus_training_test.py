@@ -86,6 +86,9 @@ PRESENCE_ONLY = {
     "simcsepp_gpu_memory_reserved_bytes": "GPU only (NaN on CPU)",
     "simcsepp_model_flops_utilization_ratio": "GPU only (NaN on CPU)",
     "simcsepp_skipped_steps_total": "0 in a healthy run",
+    # This run trains simcse++; python.train_diffcse covers the RTD values (metrics.jsonl and report).
+    "simcsepp_train_rtd_loss": "DiffCSE only (NaN otherwise)",
+    "simcsepp_train_rtd_accuracy": "DiffCSE only (NaN otherwise)",
 }
 
 failures = []

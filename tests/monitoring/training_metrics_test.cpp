@@ -68,6 +68,8 @@ TEST(TrainingMetrics, ExportsAStepWithRankLabels) {
   r.tokens = 1024;
   r.data_queue_depth = 3;
   r.effective_rank = 12.5;
+  r.rtd_loss = 0.5;
+  r.rtd_accuracy = 0.75;
   r.timestamp_seconds = 1.7e9;
   metrics.record_step(r);
   r.skipped = true;
@@ -80,6 +82,8 @@ TEST(TrainingMetrics, ExportsAStepWithRankLabels) {
   EXPECT_TRUE(IsExportedNan(v("simcsepp_train_loss"))) << text;
   EXPECT_EQ(v("simcsepp_train_instance_loss"), 1.0);
   EXPECT_EQ(v("simcsepp_train_dcl_loss"), 0.25);
+  EXPECT_EQ(v("simcsepp_train_rtd_loss"), 0.5);
+  EXPECT_EQ(v("simcsepp_train_rtd_accuracy"), 0.75);
   EXPECT_EQ(v("simcsepp_learning_rate"), 3e-5);
   EXPECT_EQ(v("simcsepp_gradient_norm"), 2.5);
   EXPECT_EQ(v("simcsepp_global_step"), 18);

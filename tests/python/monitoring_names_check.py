@@ -42,6 +42,8 @@ REQUIRED = [
     "simcsepp_last_step_timestamp_seconds",
     # issue 15: what each rank's reader reads
     "simcsepp_data_read_bytes_total", "simcsepp_data_shards_opened_total",
+    # issue 18: DiffCSE's RTD loss and accuracy
+    "simcsepp_train_rtd_loss", "simcsepp_train_rtd_accuracy",
 ]
 
 errors = []
