@@ -1,5 +1,6 @@
-"""`simcsepp train --objective diffcse++ --generator DIR` end to end on CPU (issue 18), with a tiny
-random BERT encoder and a tiny random DistilBertForMaskedLM generator made here:
+"""`simcsepp train --objective diffcse++ --generator DIR` end to end on CPU (issue 18), on the default
+corpus (../shared/data/corpus, prepared here), with a tiny random BERT encoder and a tiny random
+DistilBertForMaskedLM generator made here:
 
 1. trains, logs the RTD loss and accuracy per step (finite, accuracy in [0, 1]) and plots them in
    the run report, checkpoints the discriminator with the encoder, and exports a model directory that holds no discriminator or
@@ -25,7 +26,7 @@ import torch
 from transformers import DistilBertConfig, DistilBertForMaskedLM
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tiny_train_fixture import Checks, failed_tail, make_model, prep_corpus, records, run, sts_dev, wiki_lines  # noqa: E402
+from tiny_train_fixture import DATA, VOCAB, Checks, failed_tail, make_model, records, run, sts_dev  # noqa: E402
 from trainer_run import read_ckpt  # noqa: E402
 
 check = Checks()
@@ -43,7 +44,11 @@ def main():
     with tempfile.TemporaryDirectory(prefix="simcsepp_diffcse_") as tmp:
         model = make_model(os.path.join(tmp, "model"))
         gen = make_generator(os.path.join(tmp, "generator"))
-        corpus = prep_corpus(tmp, "corpus", wiki_lines(200))
+        # The default corpus (what scripts/demo.sh trains on): all of ../shared/data/corpus.
+        corpus = os.path.join(tmp, "corpus")
+        r = run(["prep", "-i", os.path.join(DATA, "corpus"), "-o", corpus, "--vocab", VOCAB, "--max-len", "32",
+                 "--no-progress"])
+        check(r.returncode == 0, "prep of the default corpus" + failed_tail(r))
         common = ["train", "--model", model, "--corpus", corpus, "--sts-dev", sts_dev(tmp), "--objective", "diffcse++",
                   "--generator", gen, "--batch-size", "8", "--max-steps", "6", "--eval-every", "3",
                   "--checkpoint-every", "3", "--lr", "1e-4", "--device", "cpu", "--comm", "single",
