@@ -618,6 +618,12 @@ int run_training(const TrainOptions& given) {
     param_names.push_back(p.key());
     params.push_back(p.value());
   }
+  if (auto d = step.discriminator()) {  // DiffCSE: the discriminator is replicated the same way
+    for (const auto& p : d->named_parameters()) {
+      param_names.push_back("discriminator." + p.key());
+      params.push_back(p.value());
+    }
+  }
   cluster::DivergenceCheck divergence(comm, param_names, params, o.check_params_every);
   std::optional<MetricsLog> metrics;
   if (rank == 0) metrics.emplace((fs::path(o.run_dir) / "metrics.jsonl").string());
