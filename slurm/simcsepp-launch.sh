@@ -64,8 +64,10 @@ run_root=${SIMCSEPP_RUN_ROOT:-${SLURM_SUBMIT_DIR:-$PWD}/runs}
 run_dir=${SIMCSEPP_RUN_DIR:-$run_root/${SLURM_JOB_NAME:-simcsepp}-$SLURM_JOB_ID}
 mkdir -p "$run_dir" || die "cannot create run directory $run_dir" "set SIMCSEPP_RUN_ROOT to a writable shared file system"
 run_dir=$(cd "$run_dir" && pwd)
+# SLURM_NTASKS keeps the submitted value in a requeued job that was resized; SLURM_TASKS_PER_NODE
+# is the allocation the ranks are started from.
 echo "$(date -u +%FT%TZ) job=$SLURM_JOB_ID restart=$restarts nodes=${SLURM_JOB_NODELIST:-?} ntasks=${SLURM_NTASKS:-?}" \
-  >>"$run_dir/slurm-jobs.log"
+  "tasks_per_node=${SLURM_TASKS_PER_NODE:-?}" >>"$run_dir/slurm-jobs.log"
 log "run directory $run_dir (restart $restarts), config $config"
 
 # --- metrics endpoints ------------------------------------------------------------------------

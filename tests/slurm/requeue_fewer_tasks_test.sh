@@ -66,7 +66,8 @@ scontrol release "$id" || slurm_fail "scontrol release $id failed"
 state=$(slurm_wait_job "$id" 300) || true
 show_job "$id"
 [ "$state" = COMPLETED ] || slurm_fail "the requeued 1-task job $id ended $state"
-grep -q "restart=1 " "$run/slurm-jobs.log" || slurm_fail "the requeued job did not start in $run"
+cat "$run/slurm-jobs.log"
+grep -q "restart=1 .*tasks_per_node=1$" "$run/slurm-jobs.log" || slurm_fail "the requeued job did not start on 1 task in $run"
 err="simcsepp-cpu-$id.err"
 # (SLURM_NTASKS keeps the submitted value in the requeued job; the allocation has 1 task, and
 # mpirun starts what the allocation holds.)
