@@ -153,8 +153,10 @@ SentenceEncoder load_hf_model(const std::string& model_dir, LoadReport* report) 
 
 void save_sentence_encoder_weights(SentenceEncoder& encoder, const std::string& path) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (const auto& item : encoder->named_parameters(true))
+  for (const auto& item : encoder->named_parameters(true)) {
+    if (starts_with(item.key(), "projector.")) continue;  // training only (DiffCSE's BatchNorm projector)
     tensors.emplace_back(item.key(), item.value().to(torch::kFloat32));
+  }
   write_safetensors(path, tensors);
 }
 
@@ -222,6 +224,7 @@ void export_hf_model(SentenceEncoder& encoder, const std::string& vocab_path, Po
   std::set<std::string> written;
   for (const auto& item : encoder->named_parameters(true)) {
     const std::string& name = item.key();
+    if (starts_with(name, "projector.")) continue;  // training only, never exported
     const std::string key = starts_with(name, "bert.")        ? name.substr(5)
                             : starts_with(name, "mlp.dense.") ? "pooler.dense." + name.substr(10)
                                                               : "";

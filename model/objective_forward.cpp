@@ -9,7 +9,14 @@ namespace simcsepp::model {
 
 ObjectiveViews encode_views(SentenceEncoder& encoder, const ObjectiveConfig& config, Pooler pooler,
                             const std::vector<torch::Tensor>& input_ids,
-                            const std::vector<torch::Tensor>& attention_mask) {
+                            const std::vector<torch::Tensor>& attention_mask, cluster::Communicator* comm) {
+  // One encoder call: the pooled rows, through the BatchNorm projector when there is one.
+  const bool project = encoder->projector && pooler == Pooler::kCls;
+  SIMCSEPP_CHECK(!project || comm, "the BatchNorm projector needs the communicator");
+  const auto call = [&](const torch::Tensor& ids, const torch::Tensor& mask, bool dropout) {
+    if (!project) return encoder->forward(ids, mask, pooler, dropout);
+    return encoder->projector->forward(encoder->forward(ids, mask, Pooler::kClsBeforePooler, dropout), *comm);
+  };
   const size_t columns = input_ids.size();
   if (config.supervised && columns < 2) {
     throw Error("objective " + config.name() + " needs a corpus with 2 or 3 columns, got " + std::to_string(columns),
@@ -22,21 +29,21 @@ ObjectiveViews encode_views(SentenceEncoder& encoder, const ObjectiveConfig& con
     // Column 0 twice: the two dropout masks make h and h+ (SimCSE's augmentation).
     const auto ids = torch::cat({input_ids[0], input_ids[0]}, 0);
     const auto mask = torch::cat({attention_mask[0], attention_mask[0]}, 0);
-    const auto on = encoder->forward(ids, mask, pooler, /*dropout_on=*/true);
+    const auto on = call(ids, mask, /*dropout=*/true);
     v.anchor = on.narrow(0, 0, n);
     v.positive = on.narrow(0, n, n);
-    if (config.off_dropout) v.anchor_off = encoder->forward(input_ids[0], attention_mask[0], pooler, false);
+    if (config.off_dropout) v.anchor_off = call(input_ids[0], attention_mask[0], false);
     return v;
   }
   const size_t used = std::min<size_t>(columns, 3);
   const auto ids = torch::cat(std::vector<torch::Tensor>(input_ids.begin(), input_ids.begin() + used), 0);
   const auto mask = torch::cat(std::vector<torch::Tensor>(attention_mask.begin(), attention_mask.begin() + used), 0);
-  const auto on = encoder->forward(ids, mask, pooler, true);
+  const auto on = call(ids, mask, true);
   v.anchor = on.narrow(0, 0, n);
   v.positive = on.narrow(0, n, n);
   if (used == 3) v.hard_negative = on.narrow(0, 2 * n, n);
   if (config.off_dropout) {
-    const auto off = encoder->forward(ids, mask, pooler, false);
+    const auto off = call(ids, mask, false);
     v.anchor_off = off.narrow(0, 0, n);
     v.positive_off = off.narrow(0, n, n);
     if (used == 3) v.hard_negative_off = off.narrow(0, 2 * n, n);
@@ -47,7 +54,7 @@ ObjectiveViews encode_views(SentenceEncoder& encoder, const ObjectiveConfig& con
 ObjectiveLoss forward_objective(SentenceEncoder& encoder, cluster::Communicator& comm, const ObjectiveConfig& config,
                                 Pooler pooler, const std::vector<torch::Tensor>& input_ids,
                                 const std::vector<torch::Tensor>& attention_mask) {
-  return objective_loss(comm, config, encode_views(encoder, config, pooler, input_ids, attention_mask));
+  return objective_loss(comm, config, encode_views(encoder, config, pooler, input_ids, attention_mask, &comm));
 }
 
 }  // namespace simcsepp::model

@@ -24,9 +24,11 @@ ObjectiveLoss forward_objective(SentenceEncoder& encoder, cluster::Communicator&
                                 Pooler pooler, const std::vector<torch::Tensor>& input_ids,
                                 const std::vector<torch::Tensor>& attention_mask);
 
-// The views forward_objective feeds to objective_loss (exposed for tests).
+// The views forward_objective feeds to objective_loss (exposed for tests). With the encoder's
+// BatchNorm projector (pooler kCls) every call's [CLS] rows go through it, each call one global
+// batch: `comm` is then required.
 ObjectiveViews encode_views(SentenceEncoder& encoder, const ObjectiveConfig& config, Pooler pooler,
                             const std::vector<torch::Tensor>& input_ids,
-                            const std::vector<torch::Tensor>& attention_mask);
+                            const std::vector<torch::Tensor>& attention_mask, cluster::Communicator* comm = nullptr);
 
 }  // namespace simcsepp::model

@@ -41,6 +41,12 @@ void SentenceEncoderImpl::reset_mlp(uint64_t seed) {
   mlp->dense->bias.zero_();
 }
 
+void SentenceEncoderImpl::add_projector(uint64_t seed) {
+  projector = register_module("projector", ProjectionHead(config().hidden_size));
+  projector->reset(seed, config().initializer_range);
+  projector->to(bert->embeddings->word_embeddings->weight.device(), bert->embeddings->word_embeddings->weight.scalar_type());
+}
+
 BertOutput SentenceEncoderImpl::encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                        bool dropout_on, bool want_first_layer_output) {
   return bert->forward(input_ids, attention_mask, is_training() && dropout_on, want_first_layer_output);

@@ -19,6 +19,7 @@
 
 #include "model/bert_config.h"
 #include "model/bert_model.h"
+#include "model/projection_head.h"
 
 namespace simcsepp::model {
 
@@ -53,8 +54,14 @@ class SentenceEncoderImpl : public torch::nn::Module {
 
   const BertConfig& config() const { return bert->config(); }
 
+  // DiffCSE's BatchNorm projector (`--projector batchnorm`), in place of `mlp` for the training
+  // pooler kCls; null otherwise. Applied by encode_views (it needs the communicator), never by
+  // forward(), evaluation or export.
+  void add_projector(uint64_t seed);
+
   BertModel bert{nullptr};
   MlpHead mlp{nullptr};
+  ProjectionHead projector{nullptr};
 
  private:
   BertOutput encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, bool dropout_on,

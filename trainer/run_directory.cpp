@@ -109,6 +109,7 @@ nlohmann::json run_defining_options(const TrainOptions& o) {
           {"pooler", o.pooler},
           {"seed", o.seed}};
   // DiffCSE's own options only for its runs: other runs keep the identity they always had.
+  if (o.projector != "mlp") j["projector"] = o.projector;
   if (model::parse_objective(o.objective).rtd) {
     j["rtd_weight"] = o.rtd_weight;
     j["rtd_mask_ratio"] = o.rtd_mask_ratio;

@@ -55,6 +55,8 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
   SIMCSEPP_CHECK(config_.grad_accum >= 1, "grad_accum must be >= 1");
   SIMCSEPP_CHECK(config_.chunk_size >= 0 && config_.logits_budget >= 0, "chunk_size and logits_budget must be >= 0");
   encoder_->train();
+  SIMCSEPP_CHECK(!(encoder_->projector && config_.chunk_size > 0),
+                 "the BatchNorm projector does not run with gradient caching (its batch is the whole call)");
   auto params = encoder_->parameters();
   if (config_.objective.rtd) {
     SIMCSEPP_CHECK(config_.rtd && config_.rtd->generator && config_.rtd->discriminator,
@@ -128,7 +130,7 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
       // One autocast region for all encoder calls of this forward pass: each weight is cast to
       // bf16 once. The loss (below) and backward run outside it, in fp32.
       model::AutocastScope autocast(device_.type(), config_.mixed_precision);
-      views = model::encode_views(encoder_, config_.objective, config_.pooler, ids, masks);
+      views = model::encode_views(encoder_, config_.objective, config_.pooler, ids, masks, &comm_);
       if (config_.objective.rtd) edited = rtd_edit(ids.front(), masks.front(), static_cast<int64_t>(m));
     }
     const auto loss = model::objective_loss(comm_, config_.objective, views);

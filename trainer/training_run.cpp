@@ -127,6 +127,16 @@ void TrainOptions::validate() const {
   objective_cfg.rtd_weight = rtd_weight;
   objective_cfg.rtd_mask_ratio = rtd_mask_ratio;
   objective_cfg.validate();
+  need(projector == "mlp" || projector == "batchnorm", "unknown projector '" + projector + "'", "--projector",
+       "use mlp (SimCSE's head) or batchnorm (DiffCSE's BatchNorm projector)");
+  if (projector == "batchnorm") {
+    need(pooler == "cls", "the BatchNorm projector is the head of the cls pooler, not of " + pooler, "--pooler",
+         "use --pooler cls with --projector batchnorm");
+    need(eval_pooler != "cls", "the BatchNorm projector exists only in training: evaluation cannot use it",
+         "--eval-pooler", "use cls_before_pooler (DiffCSE's --mlp_only_train)");
+    need(chunk_size == 0, "the BatchNorm projector does not run with gradient caching", "--chunk-size",
+         "use --chunk-size 0 (or --grad-accum for large batches)");
+  }
   if (objective_cfg.rtd) {
     need(!generator_dir.empty(), "objective " + objective + " needs a generator", "--generator",
          "pass a Hugging Face masked-LM directory, e.g. distilbert-base-uncased saved with save_pretrained");
@@ -159,6 +169,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"dcl_weight", dcl_weight},
           {"dcl_temperature", dcl_temperature},
           {"hard_negative_weight", hard_negative_weight},
+          {"projector", projector},
           {"generator", generator_dir},
           {"discriminator", discriminator_dir},
           {"rtd_weight", rtd_weight},
@@ -477,6 +488,10 @@ int run_training(const TrainOptions& given) {
   // load_hf_model logs what it initialised (the MLP head) and refuses missing encoder weights.
   model::LoadReport model_source;  // what the export carries unchanged (pretrained pooler, heads)
   auto encoder = model::load_hf_model(o.model_dir, &model_source);
+  if (o.projector == "batchnorm") {
+    encoder->add_projector(o.seed);  // fresh, as the official ProjectionMLP; a resume restores it
+    LOG_INFO("projector: DiffCSE's BatchNorm MLP on [CLS] (training only; global batch statistics)");
+  }
   encoder->to(device);
   const auto tokenizer = data::WordPieceTokenizer::from_vocab_file(inputs.vocab_path, inputs.manifest.lowercase);
   const auto& dev_pairs = inputs.dev_pairs;
@@ -961,7 +976,7 @@ int run_training(const TrainOptions& given) {
     auto best = model::load_hf_model((fs::path(o.run_dir) / "best").string());
     const auto out_dir = (fs::path(o.run_dir) / "model").string();
     model::export_hf_model(best, inputs.vocab_path, eval_pooler, out_dir, &model_source,
-                           /*mlp_trained=*/sc.pooler == model::Pooler::kCls);
+                           /*mlp_trained=*/sc.pooler == model::Pooler::kCls && o.projector == "mlp");
     ModelCardFacts card;
     card.base_model_dir = o.model_dir;
     card.pooler = o.eval_pooler;
@@ -975,6 +990,7 @@ int run_training(const TrainOptions& given) {
                    {"ranks", comm.world_size()},
                    {"objective terms", objective.name()}};
     if (objective.dcl) card.recipe["DCL weight"] = o.dcl_weight;
+    if (o.projector != "mlp") card.recipe["projector"] = o.projector;
     if (objective.rtd) {
       card.recipe["RTD weight"] = o.rtd_weight;
       card.recipe["RTD mask ratio"] = o.rtd_mask_ratio;

@@ -36,6 +36,9 @@ struct TrainOptions {
   double hard_negative_weight = 1.0;
   // DiffCSE (--objective diffcse / diffcse++): the frozen generator, where the discriminator
   // starts (empty: --model), lambda and the masking ratio (the paper's BERT-base values).
+  // "mlp" (SimCSE's Linear + tanh head) or "batchnorm" (DiffCSE's BatchNorm projector, training
+  // pooler cls only; evaluation and export use [CLS] before any head).
+  std::string projector = "mlp";
   std::string generator_dir;
   std::string discriminator_dir;
   double rtd_weight = 0.005;

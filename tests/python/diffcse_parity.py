@@ -10,12 +10,14 @@ sides, so both compute the same function. The reference, as the official code do
   the discriminator's embedding output with position 0 replaced by z (cls_input), its encoder,
   electra_head -> 2 logits per token; loss = instance (+ DCL for diffcse++, objective_parity.py's
   reference) + lambda * CE(logits, replaced).
+Also with the official BatchNorm projector (ProjectionMLP, train mode) in place of the MLP head.
 One stated difference (docs/training.md "DiffCSE"): the official CE averages over every position
 of its batch, padding included; simcsepp over the non-padding tokens. The reference here uses the
 non-padding mean; everything else is the official computation.
 Checks: loss, replaced labels, and the gradient of EVERY encoder and discriminator parameter
 within 1e-5 (rtol 1e-4); control: with the official padding-inclusive mean the loss differs.
 """
+import copy
 import json
 import os
 import subprocess
@@ -43,10 +45,24 @@ def discriminator_forward(disc, head, e_inputs, mask, cls_input):
     return head(hidden)
 
 
-def run_case(tmp, model_dir, bert, mlp, disc, head, generator, gen_dir, objective, n=6, length=10, seed=0):
+def projection_mlp(hidden):
+    """The official ProjectionMLP (diffcse/models.py), in train mode: batch statistics."""
+    torch.manual_seed(11)
+    net = torch.nn.Sequential(torch.nn.Linear(hidden, 2 * hidden, bias=False), torch.nn.BatchNorm1d(2 * hidden),
+                              torch.nn.ReLU(inplace=True), torch.nn.Linear(2 * hidden, hidden, bias=False),
+                              torch.nn.BatchNorm1d(hidden, affine=False))
+    with torch.no_grad():  # non-trivial BatchNorm affine parameters
+        net[1].weight.add_(0.1 * torch.randn(2 * hidden))
+        net[1].bias.add_(0.1 * torch.randn(2 * hidden))
+    return net.train()
+
+
+def run_case(tmp, model_dir, bert, mlp, disc, head, generator, gen_dir, objective, n=6, length=10, seed=0, proj=None):
     spec = {"objective": objective, "temperature": 0.05, "pos_ratio": 1.0, "dcl_weight": 0.1, "dcl_temperature": 5.0,
             "hard_negative_weight": 1.0, "pooler": "cls", "rtd_weight": 0.5, "model_dir": model_dir,
             "generator_dir": gen_dir, "columns": 1, "shape": [n, length]}
+    if proj is not None:
+        spec["dtype"] = "float64"
     g = torch.Generator().manual_seed(seed)
     lengths = torch.randint(4, length + 1, (n,), generator=g)
     mask = (torch.arange(length).unsqueeze(0) < lengths.unsqueeze(1)).long()
@@ -56,12 +72,19 @@ def run_case(tmp, model_dir, bert, mlp, disc, head, generator, gen_dir, objectiv
     pick = (torch.rand(two_ids.shape, generator=g) < 0.3) & two_mask.bool()
     pick[:, 0] = False
     masked = torch.where(pick, torch.full_like(two_ids, MASK_ID), two_ids)
-    for m in (bert, mlp, disc, head):
+    for m in (bert, mlp, disc, head) + ((proj,) if proj is not None else ()):
         m.zero_grad()
-    z = [torch.tanh(mlp(bert(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0])) for _ in range(2)]
+    if proj is None:
+        z = [torch.tanh(mlp(bert(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0])) for _ in range(2)]
+    else:
+        # The official model pools the 2N rows of one forward and projects them as one batch.
+        cls = bert(input_ids=two_ids, attention_mask=two_mask).last_hidden_state[:, 0]
+        z = list(proj(cls).split(n))
+        spec["projector"] = "batchnorm"
     views = {"anchor": z[0], "positive": z[1]}
     if "++" in objective:
-        views["anchor_off"] = torch.tanh(mlp(bert(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0]))
+        cls_off = bert(input_ids=ids, attention_mask=mask).last_hidden_state[:, 0]
+        views["anchor_off"] = torch.tanh(mlp(cls_off)) if proj is None else proj(cls_off)
     instance_spec = dict(spec, objective=objective.replace("diffcse", "simcse"))
     total, _, _ = ref.reference(instance_spec, views)
     with torch.no_grad():
@@ -71,18 +94,22 @@ def run_case(tmp, model_dir, bert, mlp, disc, head, generator, gen_dir, objectiv
     e_inputs = g_pred * two_mask
     logits = discriminator_forward(disc, head, e_inputs, two_mask, torch.cat([z[0], z[1]]))
     per_token = torch.nn.functional.cross_entropy(logits.reshape(-1, 2), replaced.reshape(-1), reduction="none")
-    keep = two_mask.reshape(-1).float()
+    keep = two_mask.reshape(-1).to(per_token.dtype)
     rtd = (per_token * keep).sum() / keep.sum()
     official_rtd = per_token.mean()  # the official padding-inclusive mean (control)
     total = total + spec["rtd_weight"] * rtd
     total.backward()
-    d = os.path.join(tmp, objective.replace("+", "p"))
+    d = os.path.join(tmp, objective.replace("+", "p") + ("_bn" if proj is not None else ""))
     os.makedirs(d)
     ids.numpy().astype("<i8").tofile(os.path.join(d, "ids_0.i64"))
     mask.numpy().astype("<i8").tofile(os.path.join(d, "mask_0.i64"))
     masked.numpy().astype("<i8").tofile(os.path.join(d, "masked.i64"))
     head.weight.detach().numpy().astype("<f4").tofile(os.path.join(d, "head_weight.f32"))
     head.bias.detach().numpy().astype("<f4").tofile(os.path.join(d, "head_bias.f32"))
+    if proj is not None:
+        for name, t in (("proj_up", proj[0].weight), ("proj_norm_weight", proj[1].weight),
+                        ("proj_norm_bias", proj[1].bias), ("proj_down", proj[3].weight)):
+            t.detach().numpy().astype("<f4").tofile(os.path.join(d, name + ".f32"))
     json.dump(spec, open(os.path.join(d, "spec.json"), "w"))
     subprocess.run([ref.TOOL, "encoder", d], check=True)
     got = json.load(open(os.path.join(d, "result.json")))
@@ -102,6 +129,8 @@ def run_case(tmp, model_dir, bert, mlp, disc, head, generator, gen_dir, objectiv
     ref_params.update({"mlp.dense." + k: p for k, p in mlp.named_parameters()})
     ref_params.update({"discriminator.bert." + k: p for k, p in disc.named_parameters()})
     ref_params.update({"discriminator.head." + k: p for k, p in head.named_parameters()})
+    if proj is not None:
+        ref_params.update({"projector.net." + k: p for k, p in proj.named_parameters()})
     missing = set(ref_params) - set(grads)
     if missing:
         errors.append(f"parameters without a C++ gradient: {sorted(missing)[:5]}")
@@ -114,12 +143,14 @@ def run_case(tmp, model_dir, bert, mlp, disc, head, generator, gen_dir, objectiv
         want = p.grad if p.grad is not None else torch.zeros_like(p)
         got_t = torch.from_numpy(g_cpp).reshape(p.shape)
         worst = max(worst, (got_t - want).abs().max().item())
-        if not torch.allclose(got_t, want, atol=ATOL, rtol=RTOL):
-            errors.append(f"grad {name}: max |diff| {(got_t - want).abs().max().item():.3e}")
+        atol, rtol = (1e-7, 1e-6) if proj is not None else (ATOL, RTOL)  # f64: only the fp32 file's rounding
+        got_t = got_t.to(want.dtype)
+        if not torch.allclose(got_t, want, atol=atol, rtol=rtol):
+            errors.append(f"grad {name}: max |diff| {(got_t - want).abs().max().item():.3e} (max |grad| {want.abs().max().item():.3e})")
     disc_grad = max(float(np.abs(grads[k]).max()) for k in got["discriminator_parameters"])
     if disc_grad == 0:
         errors.append("the discriminator got no gradient")
-    print(f"{'OK' if not errors else 'FAIL'} {objective}: loss {total.item():.6f} (C++ {got['total']:.6f}), rtd "
+    print(f"{'OK' if not errors else 'FAIL'} {objective}{' + BatchNorm projector' if proj is not None else ''}: loss {total.item():.6f} (C++ {got['total']:.6f}), rtd "
           f"{rtd.item():.6f} (official padding-inclusive mean {official_rtd.item():.6f}), replaced "
           f"{int(replaced.sum())} of {int(two_mask.sum())} tokens, {len(grads)} parameters, worst |grad diff| {worst:.2e}")
     for e in errors:
@@ -144,6 +175,16 @@ def main():
         generator.save_pretrained(gen_dir, safe_serialization=True)
         ok = all([run_case(tmp, model_dir, bert, mlp, disc, head, generator, gen_dir, o, seed=i)
                   for i, o in enumerate(["diffcse", "diffcse++"])])
+        # The official BERT recipe's --batchnorm projector (ProjectionMLP) instead of the MLP head, in
+        # float64 on both sides: with dropout 0 the two views are identical, and BatchNorm over their
+        # rows makes the fp32 gradient ill-conditioned (two fp32 runs of the reference alone, with
+        # and without an in-place ReLU, differ by 7e-5 on the embeddings' gradients).
+        proj = projection_mlp(32).double()
+        models = [copy.deepcopy(m).double() for m in (bert, mlp, disc, head, generator)]
+        torch.set_default_dtype(torch.float64)  # the reference's own temporaries (DCL's BatchNorm) too
+        ok = all([run_case(tmp, model_dir, *models[:4], models[4], gen_dir, o, seed=2 + i, proj=proj)
+                  for i, o in enumerate(["diffcse", "diffcse++"])]) and ok
+        torch.set_default_dtype(torch.float32)
     sys.exit(0 if ok else 1)
 
 

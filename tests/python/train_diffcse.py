@@ -12,8 +12,10 @@ DistilBertForMaskedLM generator made here:
 3. the RTD part is really trained: the discriminator's parameters move, and with --rtd-weight 0
    the encoder's final weights differ from the default run's (the RTD gradient reaches the
    encoder through the sentence embedding);
+3b. --projector batchnorm (DiffCSE's BatchNorm projector): trained, in the checkpoint, resumed
+   bit-identically, not exported;
 4. bad input, exit 1 before any work: no --generator, a generator with another vocabulary, diffcse
-   with --chunk-size, supervised+rtd.
+   with --chunk-size, supervised+rtd, the projector with --eval-pooler cls, an unknown projector.
 """
 import json
 import os
@@ -109,6 +111,23 @@ def main():
         diff = max(float(np.max(np.abs(wa[k] - wd[k]))) for k in enc)
         check(diff > 0, f"the encoder trained with the RTD loss differs from lambda 0 (max {diff:.2e})")
 
+        # 3b. DiffCSE's BatchNorm projector (the official BERT recipe): trained, checkpointed, resumed
+        # bit-identically, never exported.
+        pa, pb = os.path.join(tmp, "pa"), os.path.join(tmp, "pb")
+        r = run(common + ["--run-dir", pa, "--projector", "batchnorm"])
+        check(r.returncode == 0, "--projector batchnorm trains" + failed_tail(r))
+        _, wpa = read_ckpt(os.path.join(pa, "checkpoints", "step-00000006.ckpt"))
+        proj = [k for k in wpa if k.startswith("model/projector.")]
+        check(sorted(proj) == ["model/projector.net.0.weight", "model/projector.net.1.bias", "model/projector.net.1.weight",
+                               "model/projector.net.3.weight"], f"the checkpoint holds the projector: {proj}")
+        exported = load_file(os.path.join(pa, "model", "model.safetensors"))
+        check(not any("projector" in k for k in exported), "the projector is not exported")
+        r = run(common + ["--run-dir", pb, "--projector", "batchnorm"], env={"SIMCSEPP_TEST_KILL_AFTER_STEP": "4"})
+        r = run(common + ["--run-dir", pb, "--projector", "batchnorm", "--resume", "auto"])
+        _, wpb = read_ckpt(os.path.join(pb, "checkpoints", "step-00000006.ckpt"))
+        check(r.returncode == 0 and all(np.array_equal(wpa[k], wpb[k]) for k in wpa if k.startswith(("model/", "discriminator/"))),
+              "with the projector, a killed and resumed run ends bit-identical" + failed_tail(r))
+
         # 4. Bad input.
         e = os.path.join(tmp, "e")
         no_gen = [x for i, x in enumerate(common) if x != "--generator" and (i == 0 or common[i - 1] != "--generator")]
@@ -121,6 +140,10 @@ def main():
         check(r.returncode == 1 and "--chunk-size" in r.stderr, "diffcse with gradient caching: exit 1")
         r = run([x if x != "diffcse++" else "supervised+rtd" for x in common] + ["--run-dir", e])
         check(r.returncode == 1 and "unsupervised" in r.stderr, "supervised+rtd: exit 1")
+        r = run(common + ["--run-dir", e, "--projector", "batchnorm", "--eval-pooler", "cls"])
+        check(r.returncode == 1 and "--eval-pooler" in r.stderr, "the BatchNorm projector with --eval-pooler cls: exit 1")
+        r = run(common + ["--run-dir", e, "--projector", "bn"])
+        check(r.returncode == 1 and "--projector" in r.stderr, "an unknown projector: exit 1")
     check.exit("diffcse training")
 
 

@@ -13,7 +13,9 @@
 // pooled.f32 = the pooled embedding of column 0, without gradient). DiffCSE objectives also read
 // "generator_dir", head_weight.f32 / head_bias.f32 (the discriminator's head; its BERT starts from
 // model_dir) and masked.i64 ([2N, L], the masked copies), run every dropout off, and write the
-// discriminator's gradients as grad/discriminator.<name>.f32 and replaced.f32.
+// discriminator's gradients as grad/discriminator.<name>.f32 and replaced.f32. "projector":
+// "batchnorm" adds the BatchNorm projector with the weights proj_up / proj_norm_weight /
+// proj_norm_bias / proj_down .f32; "dtype": "float64" runs every module in double.
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -87,6 +89,20 @@ int run_encoder(const std::string& dir) {
   const auto spec = nlohmann::json::parse(in);
   const auto cfg = config_from(spec);
   auto encoder = model::load_hf_model(spec.at("model_dir").get<std::string>());
+  if (spec.value("projector", "mlp") == "batchnorm") {
+    // DiffCSE's BatchNorm projector with the oracle's weights (proj_*.f32).
+    encoder->add_projector(0);
+    torch::NoGradGuard no_grad;
+    auto& p = *encoder->projector;
+    const int64_t h = encoder->config().hidden_size;
+    p.up->weight.copy_(testing::read_f32(dir + "/proj_up.f32", {2 * h, h}));
+    p.norm_weight.copy_(testing::read_f32(dir + "/proj_norm_weight.f32", {2 * h}));
+    p.norm_bias.copy_(testing::read_f32(dir + "/proj_norm_bias.f32", {2 * h}));
+    p.down->weight.copy_(testing::read_f32(dir + "/proj_down.f32", {h, 2 * h}));
+  }
+  // "dtype": "float64" runs every module in double (the oracle does too): for ill-conditioned cases.
+  const bool f64 = spec.value("dtype", "float32") == "float64";
+  if (f64) encoder->to(torch::kDouble);
   const torch::Device device(spec.value("device", "cpu"));
   encoder->to(device);
   // bf16 as the trainer does it: one autocast region around the encoder calls, the loss in fp32
@@ -110,7 +126,7 @@ int run_encoder(const std::string& dir) {
   model::ObjectiveViews views;
   {
     model::AutocastScope autocast(device.type(), bf16);
-    views = model::encode_views(encoder, cfg, pooler, ids, masks);
+    views = model::encode_views(encoder, cfg, pooler, ids, masks, &comm);
   }
   const auto loss = model::objective_loss(comm, cfg, views);
   auto total = loss.total;
@@ -126,6 +142,10 @@ int run_encoder(const std::string& dir) {
       const int64_t h = discriminator->head->weight.size(1);
       discriminator->head->weight.copy_(testing::read_f32(dir + "/head_weight.f32", {2, h}));
       discriminator->head->bias.copy_(testing::read_f32(dir + "/head_bias.f32", {2}));
+    }
+    if (f64) {
+      generator->to(torch::kDouble);
+      discriminator->to(torch::kDouble);
     }
     const auto two_ids = torch::cat({ids[0], ids[0]}, 0);
     const auto two_mask = torch::cat({masks[0], masks[0]}, 0);

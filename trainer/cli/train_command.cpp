@@ -34,6 +34,9 @@ class TrainCommand final : public Command {
         "dcl-temperature", po::value(&c.dcl_temperature)->default_value(c.dcl_temperature), "tau_d of DCL")(
         "hard-negative-weight", po::value(&c.hard_negative_weight)->default_value(c.hard_negative_weight),
         "w multiplying exp(s) of hard negatives (supervised)")(
+        "projector", po::value(&c.projector)->default_value(c.projector),
+        "training head on [CLS] with pooler cls: mlp (SimCSE's Linear + tanh) | batchnorm (DiffCSE's BatchNorm "
+        "projector, global batch statistics; the official DiffCSE BERT recipe)")(
         "generator", po::value(&c.generator_dir)->default_value(c.generator_dir),
         "DiffCSE: Hugging Face masked-LM directory (BertForMaskedLM or DistilBertForMaskedLM; the paper uses "
         "distilbert-base-uncased), frozen, never exported")(
