@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "cluster/base/remove_tree.h"
+#include "base/remove_tree.h"
 #include "cluster/single_process_communicator.h"
-#include "trainer/async_checkpoint_writer.h"
+#include "trainer/checkpoint/async_checkpoint_writer.h"
 #include "trainer/train_step.h"
-#include "trainer/training_checkpoint.h"
+#include "trainer/checkpoint/training_checkpoint.h"
 
 using namespace simcsepp;
 

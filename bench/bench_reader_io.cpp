@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/corpus_reader.h"
 
 using namespace simcsepp::data;

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/corpus_reader.h"
 #include "data/prep.h"
 #include "data/wordpiece_tokenizer.h"

@@ -5,8 +5,8 @@
 
 #include <cstdlib>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "cluster/mpi_communicator.h"
 #include "cluster/mpi_runtime.h"
 #include "cluster/single_process_communicator.h"

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "cluster/base/log.h"
+#include "base/log.h"
 #include "cluster/mpi_runtime.h"
 
 namespace simcsepp::cluster {

@@ -7,7 +7,7 @@
 
 #include <map>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::cluster {
 

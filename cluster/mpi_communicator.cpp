@@ -5,8 +5,8 @@
 
 #include <climits>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "cluster/mpi_runtime.h"
 
 namespace simcsepp::cluster {

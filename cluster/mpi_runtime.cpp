@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <mutex>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
+#include "base/error.h"
+#include "base/log.h"
 
 namespace simcsepp::cluster {
 

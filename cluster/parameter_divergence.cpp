@@ -5,7 +5,7 @@
 
 #include <sstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::cluster {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "cluster/base/log.h"
+#include "base/log.h"
 
 namespace simcsepp::cluster {
 

@@ -14,7 +14,7 @@
 #include <zstd.h>
 #endif
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::data {
 

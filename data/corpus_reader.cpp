@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string_view>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/sha256.h"
 #include "data/thread_read_meter.h"
 

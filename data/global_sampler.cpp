@@ -6,7 +6,7 @@
 #include <numeric>
 #include <string>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::data {
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <set>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::data {
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::data {
 

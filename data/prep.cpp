@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "data/input_files.h"
 #include "data/plan_cursor.h"
 #include "data/prep_plan.h"

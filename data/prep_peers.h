@@ -1,5 +1,5 @@
 // prep_peers.h - how the processes of one distributed prep talk: two byte-level collectives,
-// injected by the caller (data/ knows nothing of MPI; trainer/cli binds them to MPI).
+// injected by the caller (data/ knows nothing of MPI; cli/ binds them to MPI).
 //
 // Every process of a job calls each collective in the same order. The default is one process.
 #pragma once

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::data {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <vector>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::data {
 

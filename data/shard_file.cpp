@@ -8,7 +8,7 @@
 #include <mutex>
 #include <sstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::data {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::data {
 

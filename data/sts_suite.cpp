@@ -5,7 +5,7 @@
 #include <cctype>
 #include <filesystem>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::data {
 

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <initializer_list>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/byte_stream.h"
 
 namespace simcsepp::data {

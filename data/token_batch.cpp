@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::data {
 

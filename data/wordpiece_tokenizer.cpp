@@ -8,7 +8,7 @@
 #include <fstream>
 #include <unordered_map>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/sha256.h"
 
 namespace simcsepp::data {

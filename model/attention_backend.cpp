@@ -4,7 +4,7 @@
 #include <ATen/Context.h>
 #include <torch/torch.h>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::model {
 

@@ -4,7 +4,7 @@
 // region lasts: inside one region every Linear weight is cast to bf16 once, however many encoder
 // calls use it, and its gradient is cast back once in backward. So one region should cover all
 // encoder calls of a forward pass (trainer/train_step.cpp: one per micro-batch;
-// trainer/sentence_embedder.cpp: one per embed() call), and nothing that changes the weights in
+// evaluation/sentence_embedder.cpp: one per embed() call), and nothing that changes the weights in
 // place (the optimizer) may run inside one: the cache would hand out stale copies.
 //
 // A region opened while autocast is already on for that device type does nothing: the outer

@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "cluster/all_gather_with_grad.h"
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/loss_precision.h"
 
 namespace simcsepp::model {

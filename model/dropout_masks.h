@@ -23,7 +23,7 @@
 // Chunked encoding (gradient caching, trainer/chunked_forward_backward.h) encodes a batch in row
 // chunks, twice. DropoutChunks tells the keyed mode which rows a chunk's calls hold, so a keyed
 // sentence gets the masks it would get unchunked; torch's generator is not its business (the
-// trainer snapshots and restores it, trainer/rng_snapshot.h).
+// trainer snapshots and restores it, trainer/checkpoint/rng_snapshot.h).
 #pragma once
 
 #include <torch/types.h>

@@ -10,9 +10,9 @@
 #include <set>
 #include <unistd.h>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
-#include "cluster/base/remove_tree.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/remove_tree.h"
 #include "model/safetensors_file.h"
 
 namespace simcsepp::model {

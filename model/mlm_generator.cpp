@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "model/linear.h"
 #include "model/safetensors_file.h"
 

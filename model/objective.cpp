@@ -3,7 +3,7 @@
 
 #include <torch/torch.h>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/contrastive_loss.h"
 #include "model/dcl_loss.h"
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::model {
 

@@ -3,7 +3,7 @@
 
 #include <torch/torch.h>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::model {
 

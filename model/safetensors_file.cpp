@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/safetensors_header.h"
 
 namespace simcsepp::model {

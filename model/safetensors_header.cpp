@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::model {
 

@@ -1,7 +1,7 @@
 // bus_bandwidth.cpp - nccl-tests bandwidth formulas.
 #include "monitoring/bus_bandwidth.h"
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::monitoring {
 

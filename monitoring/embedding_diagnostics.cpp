@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::monitoring {
 

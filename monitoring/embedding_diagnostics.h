@@ -6,7 +6,7 @@
 //    the singular values of the batch embedding matrix on the device (torch::linalg_svdvals) and
 //    copies only those off it.
 // Alignment and uniformity need the embeddings themselves; they are computed where those live
-// (trainer/embedding_geometry.h).
+// (evaluation/embedding_geometry.h).
 #pragma once
 
 #include <span>

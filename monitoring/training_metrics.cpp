@@ -25,8 +25,8 @@
 #include <mutex>
 #include <sstream>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "monitoring/bus_bandwidth.h"
 #include "monitoring/lock_free_histogram.h"
 #include "monitoring/prometheus_cpp/hot_path_collectable.h"

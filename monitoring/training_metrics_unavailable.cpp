@@ -5,8 +5,8 @@
 
 #if !SIMCSEPP_HAVE_PROMETHEUS_CPP
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "monitoring/bus_bandwidth.h"
 #include "monitoring/training_metrics.h"
 

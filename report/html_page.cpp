@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "report/html_text.h"
 
 namespace simcsepp::report {

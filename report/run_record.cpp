@@ -6,7 +6,7 @@
 #include <fstream>
 #include <limits>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::report {
 

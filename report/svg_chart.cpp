@@ -7,7 +7,7 @@
 #include <limits>
 #include <sstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "report/html_text.h"
 
 namespace simcsepp::report {

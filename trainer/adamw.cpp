@@ -3,7 +3,7 @@
 
 #include <torch/torch.h>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::trainer {
 
@@ -29,6 +29,23 @@ void AdamW::step(double lr, const torch::Tensor& skip) {
                     /*grad_scale=*/std::nullopt, skip);
   step_.sub_(skip);
 }
+
+void AdamW::step(const torch::Tensor& lr, const torch::Tensor& skip) {
+  SIMCSEPP_CHECK(lr.dim() == 0 && lr.device() == step_.device() && lr.scalar_type() == lr_dtype(lr.device()),
+                 "AdamW: the learning rate tensor must be a scalar of lr_dtype() on the params' device");
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> grads;
+  grads.reserve(params_.size());
+  for (const auto& p : params_) grads.push_back(p.grad());
+  step_.add_(1);
+  const std::vector<torch::Tensor> steps(params_.size(), step_);
+  at::_fused_adamw_(params_, grads, exp_avg_, exp_avg_sq_, /*max_exp_avg_sqs=*/{}, steps, lr, config_.beta1,
+                    config_.beta2, config_.weight_decay, config_.eps, /*amsgrad=*/false, /*maximize=*/false,
+                    /*grad_scale=*/std::nullopt, skip);
+  step_.sub_(skip);
+}
+
+torch::ScalarType AdamW::lr_dtype(torch::Device device) { return device.is_cuda() ? torch::kFloat : torch::kDouble; }
 
 std::vector<torch::Tensor> AdamW::state() const {
   std::vector<torch::Tensor> s;

@@ -29,6 +29,13 @@ class AdamW {
   // One update with learning rate `lr`, from the params' .grad(). `skip`: float scalar tensor on
   // the params' device, 1 = leave everything unchanged. No host synchronisation.
   void step(double lr, const torch::Tensor& skip);
+  // The same update with the learning rate read from `lr`, a scalar tensor on the params' device
+  // (of lr_dtype()), so a step captured in a CUDA graph reads this update's rate at replay
+  // instead of a value frozen at capture.
+  void step(const torch::Tensor& lr, const torch::Tensor& skip);
+  // float32 on CUDA (what the CUDA kernel's tensor-rate path reads), float64 on CPU (the CPU
+  // kernel takes the rate as a double: float64 keeps it exactly).
+  static torch::ScalarType lr_dtype(torch::Device device);
 
   // Checkpoint state: exp_avg_i, exp_avg_sq_i for every param, then the step counter.
   std::vector<torch::Tensor> state() const;

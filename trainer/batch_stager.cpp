@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::trainer {
 

@@ -6,12 +6,12 @@
 #include <array>
 #include <optional>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/autocast_scope.h"
 #include "model/dropout_masks.h"
 #include "model/objective_backward.h"
 #include "model/objective_forward.h"
-#include "trainer/rng_snapshot.h"
+#include "trainer/checkpoint/rng_snapshot.h"
 
 namespace simcsepp::trainer {
 

@@ -3,7 +3,7 @@
 // HostMemory the reader packs batches into.
 #include "trainer/batch_stager.h"
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "simcsepp/build_config.h"
 
 #if SIMCSEPP_HAVE_CUDA

@@ -1,7 +1,7 @@
 // phase_clock.cpp - see phase_clock.h.
 #include "trainer/phase_clock.h"
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "simcsepp/build_config.h"
 #if SIMCSEPP_HAVE_CUDA
 #include <ATen/cuda/CUDAEvent.h>

@@ -3,6 +3,9 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 namespace simcsepp::trainer {
 
@@ -35,5 +38,14 @@ void install_preemption_handlers() {
 
 bool preemption_requested() { return g_signal.load() != 0; }
 int preemption_signal() { return g_signal.load(); }
+
+namespace fs = std::filesystem;
+
+void write_preempted_marker(const std::string& run_dir, int64_t step, int signal) {
+  const fs::path marker = fs::path(run_dir) / "preempted.json";
+  const fs::path tmp = fs::path(run_dir) / "preempted.json.tmp";
+  std::ofstream(tmp) << nlohmann::json{{"step", step}, {"signal", signal}}.dump() << "\n";
+  fs::rename(tmp, marker);
+}
 
 }  // namespace simcsepp::trainer

@@ -5,6 +5,9 @@
 // ends the process at once (default action), without a checkpoint.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 namespace simcsepp::trainer {
 
 // Installs the handlers (idempotent). Returns immediately.
@@ -13,5 +16,10 @@ void install_preemption_handlers();
 bool preemption_requested();
 // The signal number that requested it (0 if none).
 int preemption_signal();
+
+// RUN/preempted.json: every rank has saved the preemption checkpoint at `step`. The Slurm
+// launcher requeues on it (it removes the file before each launch), whatever exit code
+// srun/mpirun report. Written to a temporary name and renamed, so it is never seen half-written.
+void write_preempted_marker(const std::string& run_dir, int64_t step, int signal);
 
 }  // namespace simcsepp::trainer

@@ -10,14 +10,14 @@
 #include <random>
 #include <sstream>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
-#include "cluster/base/remove_tree.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/remove_tree.h"
 #include "data/sha256.h"
 #include "model/objective_config.h"
-#include "trainer/checkpoint_file.h"
-#include "trainer/training_checkpoint.h"
-#include "trainer/training_run.h"
+#include "trainer/checkpoint/checkpoint_file.h"
+#include "trainer/checkpoint/training_checkpoint.h"
+#include "trainer/train_options.h"
 
 namespace simcsepp::trainer {
 

@@ -6,10 +6,15 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "model/flop_count.h"
 #include "monitoring/file_sd.h"
-#include "trainer/training_run.h"
+#include "simcsepp/build_config.h"
+#include "trainer/train_options.h"
+#if SIMCSEPP_HAVE_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
 
 namespace simcsepp::trainer {
 
@@ -83,6 +88,21 @@ void RunMetrics::close() {
   if (writer_ && std::filesystem::exists(file_sd_path_)) {
     monitoring::write_file_sd(file_sd_path_, {}, metrics_->target_labels());
   }
+}
+
+double peak_flops(const TrainOptions& o, torch::Device device, bool bf16) {
+  if (o.peak_tflops > 0) return o.peak_tflops * 1e12;
+#if SIMCSEPP_HAVE_CUDA
+  if (device.is_cuda()) {
+    const std::string name = at::cuda::getDeviceProperties(device.index())->name;
+    const double peak = model::peak_flops_per_second(name, bf16);
+    if (peak <= 0) LOG_WARN("no peak FLOP/s known for GPU '" << name << "': pass --peak-tflops to export MFU");
+    return peak;
+  }
+#endif
+  (void)device;
+  (void)bf16;
+  return 0.0;
 }
 
 }  // namespace simcsepp::trainer

@@ -24,6 +24,10 @@ namespace simcsepp::trainer {
 
 struct TrainOptions;
 
+// Peak dense FLOP/s of this rank's device for MFU: --peak-tflops, else the GPU's datasheet
+// number by name; 0 (no MFU) on a CPU or an unknown GPU.
+double peak_flops(const TrainOptions& options, c10::Device device, bool bf16);
+
 class RunMetrics {
  public:
   RunMetrics(const TrainOptions& options, cluster::Communicator& comm, const cluster::Topology& topology,

@@ -7,7 +7,7 @@
 
 #include <limits>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/autocast_scope.h"
 #include "model/objective.h"
 #include "model/objective_forward.h"
@@ -71,6 +71,7 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
   reducer_options.backward_passes_per_step = static_cast<int>(config_.grad_accum);
   reducer_ = std::make_unique<cluster::GradientReducer>(comm_, params, reducer_options);
   optimizer_ = std::make_unique<AdamW>(params, config_.adamw);
+  update_counter_ = torch::zeros({}, torch::TensorOptions().dtype(AdamW::lr_dtype(device_)).device(device_));
   if (device_.is_cuda()) stager_ = std::make_unique<BatchStager>(make_cuda_staging_ops(device_));
 }
 
@@ -131,7 +132,9 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
       // bf16 once. The loss (below) and backward run outside it, in fp32.
       model::AutocastScope autocast(device_.type(), config_.mixed_precision);
       views = model::encode_views(encoder_, config_.objective, config_.pooler, ids, masks, &comm_);
-      if (config_.objective.rtd) edited = rtd_edit(ids.front(), masks.front(), static_cast<int64_t>(m));
+      if (config_.objective.rtd) {
+        edited = rtd_edit(ids.front(), masks.front(), micro_batches[m].front(), static_cast<int64_t>(m));
+      }
     }
     const auto loss = model::objective_loss(comm_, config_.objective, views);
     auto total = loss.total;
@@ -173,7 +176,10 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
     const auto coef = (config_.grad_clip / (out.grad_norm + 1e-6)).clamp_max(1.0);
     for (const auto& b : reducer_->buffers()) b.mul_(coef.to(b.scalar_type()));
   }
-  optimizer_->step(out.lr, out.skipped);
+  // out.lr (host, for the logs) and the device rate are the same formula: bit for bit on CPU
+  // (float64); on CUDA the rate is float32 (AdamW::lr_dtype).
+  optimizer_->step(schedule_.lr_tensor(update_counter_), out.skipped);
+  update_counter_.add_(1);
   clock.lap(PhaseClock::kOptimizer);
   // After the last lap: diagnostics are not part of the step's cost breakdown.
   if (config_.diagnostics_every > 0 && updates_ % config_.diagnostics_every == 0) {
@@ -206,7 +212,8 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
   return out;
 }
 
-model::ReplacedTokens TrainStep::rtd_edit(const torch::Tensor& ids, const torch::Tensor& mask, int64_t micro) {
+model::ReplacedTokens TrainStep::rtd_edit(const torch::Tensor& ids, const torch::Tensor& mask,
+                                          const data::TokenBatch& host, int64_t micro) {
   // The sentence twice (h and h+ each get an edited copy, masked independently). Row keys:
   // (seed, update, micro-batch, copy, global row rank*N + i) - reproducible on resume without
   // saving a generator state, independent of the dropout streams, and the same for a sentence on
@@ -227,9 +234,20 @@ model::ReplacedTokens TrainStep::rtd_edit(const torch::Tensor& ids, const torch:
   const auto two_mask = torch::cat({mask, mask}, 0);
   model::RtdMaskingOptions masking = r.masking;
   masking.ratio = config_.objective.rtd_mask_ratio;
-  const auto masked = model::mask_for_rtd(two_ids, two_mask, masking, keys);
+  // Masked on the host from the reader's tokens (mask_for_rtd draws on CPU generators): reading
+  // the device ids back would make every micro-batch wait for the device.
+  const auto host_ids = to_ids_tensor(host, torch::kCPU), host_mask = to_mask_tensor(host, torch::kCPU);
+  auto masked = model::mask_for_rtd(torch::cat({host_ids, host_ids}, 0), torch::cat({host_mask, host_mask}, 0),
+                                    masking, keys);
+  // Pinned, so the copy is queued behind the step's kernels instead of waiting for them.
+  masked = device_.is_cuda() ? masked.pin_memory().to(device_, /*non_blocking=*/true) : masked;
   // The official generator runs in train mode: with dropout (under no_grad).
   return model::replace_tokens(config_.rtd->generator, two_ids, two_mask, masked, true);
+}
+
+void TrainStep::set_updates(int64_t updates) {
+  updates_ = updates;
+  update_counter_.fill_(static_cast<double>(updates));
 }
 
 StepValues StepOutput::read() const {

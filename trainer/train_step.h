@@ -129,7 +129,7 @@ class TrainStep {
   void request_stop() { stop_requested_ = true; }
 
   int64_t updates() const { return updates_; }
-  void set_updates(int64_t updates) { updates_ = updates; }
+  void set_updates(int64_t updates);
   AdamW& optimizer() { return *optimizer_; }
   model::SentenceEncoder& encoder() { return encoder_; }
   // DiffCSE's discriminator (null module without RTD): checkpointed with the encoder.
@@ -141,7 +141,10 @@ class TrainStep {
   const std::vector<torch::Tensor>& gradients() const { return reducer_->buffers(); }
 
  private:
-  model::ReplacedTokens rtd_edit(const torch::Tensor& ids, const torch::Tensor& mask, int64_t micro);
+  // `ids`/`mask` on the device; `host`: the same sentences as the reader gave them, which the
+  // masking reads, so the step never waits for the device here.
+  model::ReplacedTokens rtd_edit(const torch::Tensor& ids, const torch::Tensor& mask, const data::TokenBatch& host,
+                                 int64_t micro);
 
   model::SentenceEncoder encoder_;
   TrainStepConfig config_;
@@ -153,6 +156,9 @@ class TrainStep {
   std::unique_ptr<BatchStager> stager_;  // CUDA only; on a CPU the tokens are just cloned
   LinearSchedule schedule_;
   int64_t updates_ = 0;
+  // updates_ on the device, in AdamW::lr_dtype: the schedule's input for the learning rate the
+  // optimizer reads as a tensor (lr_schedule.h), so the update reads no host value.
+  torch::Tensor update_counter_;
   bool stop_requested_ = false;
 };
 

@@ -9,8 +9,8 @@
 #include <exception>
 #include <sstream>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
+#include "base/error.h"
+#include "base/log.h"
 #include "cluster/mpi_runtime.h"
 #include "cluster/nccl/nccl_bootstrap.h"
 

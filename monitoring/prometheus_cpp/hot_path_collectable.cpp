@@ -5,7 +5,7 @@
 
 #include <limits>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::monitoring {
 

@@ -17,8 +17,8 @@
 #include <cstring>
 #include <mutex>
 
-#include "cluster/base/error.h"
-#include "cluster/base/log.h"
+#include "base/error.h"
+#include "base/log.h"
 
 // ---------------------------------------------------------------------------------------------
 // Debian's civetweb 1.15 (prometheus-cpp's Exposer runs on it) starts its threads with a fixed

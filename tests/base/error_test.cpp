@@ -1,9 +1,9 @@
 // Tests of the shared error type: users see where and what to do.
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 #include <gtest/gtest.h>
 
-#include "cluster/base/log.h"
+#include "base/log.h"
 
 namespace simcsepp {
 

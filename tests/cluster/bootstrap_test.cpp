@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "cluster/mpi_runtime.h"
 
 namespace simcsepp::cluster {

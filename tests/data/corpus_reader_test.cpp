@@ -12,7 +12,7 @@
 #include <set>
 #include <thread>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "corpus_fixture.h"
 #include "data/wordpiece_tokenizer.h"
 

@@ -7,7 +7,7 @@
 
 #include <fstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "corpus_fixture.h"
 #include "data/corpus_reader.h"
 #include "data/shard_file.h"

@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/wordpiece_tokenizer.h"
 
 namespace simcsepp::data {

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/sts_suite.h"
 
 namespace simcsepp::data {

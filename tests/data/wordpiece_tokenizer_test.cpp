@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/sha256.h"
 #include "data/token_batch.h"
 

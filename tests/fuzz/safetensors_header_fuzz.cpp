@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/safetensors_header.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -13,7 +13,7 @@ target_link_libraries(fuzz_data_parsers_replay PRIVATE simcsepp_base simcsepp_hd
 
 add_executable(fuzz_safetensors_header_replay ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/safetensors_header_fuzz.cpp
                ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/replay_main.cpp ${PROJECT_SOURCE_DIR}/model/safetensors_header.cpp
-               ${PROJECT_SOURCE_DIR}/cluster/base/error.cpp)
+               ${PROJECT_SOURCE_DIR}/base/error.cpp)
 target_link_libraries(fuzz_safetensors_header_replay PRIVATE nlohmann_json::nlohmann_json)
 
 foreach(_t fuzz_data_parsers_replay fuzz_safetensors_header_replay)

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/bert_model.h"
 
 namespace simcsepp::model {

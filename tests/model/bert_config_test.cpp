@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 using namespace simcsepp::model;
 

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 using namespace simcsepp::model;
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/bert_config.h"
 #include "model/flop_count.h"
 #include "model/objective_config.h"

@@ -14,7 +14,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/hf_checkpoint.h"
 #include "model/mlm_generator.h"
 #include "model/safetensors_file.h"

@@ -9,7 +9,7 @@
 
 #include <cmath>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::model {
 namespace {

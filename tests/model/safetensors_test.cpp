@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/safetensors_file.h"
 #include "model/safetensors_header.h"
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "model/hf_checkpoint.h"
 #include "model/safetensors_file.h"
 

@@ -20,7 +20,7 @@ if(SIMCSEPP_FUZZ)
     message(FATAL_ERROR "simcsepp: SIMCSEPP_FUZZ needs clang. HINT: -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang")
   endif()
   add_executable(fuzz_safetensors_header ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/safetensors_header_fuzz.cpp
-                 ${PROJECT_SOURCE_DIR}/model/safetensors_header.cpp ${PROJECT_SOURCE_DIR}/cluster/base/error.cpp)
+                 ${PROJECT_SOURCE_DIR}/model/safetensors_header.cpp ${PROJECT_SOURCE_DIR}/base/error.cpp)
   target_include_directories(fuzz_safetensors_header PRIVATE ${PROJECT_SOURCE_DIR})
   target_compile_options(fuzz_safetensors_header PRIVATE -fsanitize=fuzzer,address,undefined -g -O1)
   target_link_options(fuzz_safetensors_header PRIVATE -fsanitize=fuzzer,address,undefined)

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::monitoring {
 namespace {

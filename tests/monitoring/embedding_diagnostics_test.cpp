@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::monitoring {
 namespace {

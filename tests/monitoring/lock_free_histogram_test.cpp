@@ -9,7 +9,7 @@
 #include <limits>
 #include <thread>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::monitoring {
 namespace {

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "monitoring/embedding_diagnostics.h"
 #include "monitoring/file_sd.h"
 #include "monitoring/training_metrics.h"

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "monitoring/training_metrics.h"
 #include "tests/monitoring/raw_http.h"
 

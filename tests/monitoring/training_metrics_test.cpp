@@ -7,7 +7,7 @@
 #include <optional>
 #include <regex>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "tests/monitoring/raw_http.h"
 
 namespace simcsepp::monitoring {

@@ -1,4 +1,4 @@
-"""The command-line conventions of README "Outputs" and trainer/cli/exit_codes.h, through the real
+"""The command-line conventions of README "Outputs" and base/exit_codes.h, through the real
 binary: exit 2 for no command or an unknown command (usage printed), exit 3 for an internal error
 (a bug: "internal error" on stderr), --help (top level and per command, exit 0, no required
 option needed), and --config: the file's values are used and the command line wins over them."""

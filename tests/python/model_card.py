@@ -1,4 +1,4 @@
-"""Model cards (trainer/model_card.h): the README.md of every exported model directory.
+"""Model cards (model/model_card.h): the README.md of every exported model directory.
 1. `simcsepp train` exports run/model with a card: YAML front matter in the Hugging Face
    convention (library_name sentence-transformers, pipeline_tag sentence-similarity, tags with
    the objective, base_model, the base model's license when its own card names one), the

@@ -5,7 +5,7 @@ For a few random float32 embedding matrices (including an almost rank-deficient 
 collapsed encoder produces), computes the effective rank (Roy & Vetterli) with torch in float64
 from torch.linalg.svdvals of the matrix and compares with `monitoring_metrics_driver
 diagnostics` given the same singular values. Tolerance: relative 1e-9. (Alignment and
-uniformity are torch code in trainer/embedding_geometry.cpp, tested in test_trainer.)
+uniformity are torch code in evaluation/embedding_geometry.cpp, tested in test_trainer.)
 """
 import json
 import os

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "tests/report/report_fixture.h"
 
 namespace simcsepp::report {

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "report/run_comparison.h"
 #include "tests/report/report_fixture.h"
 

@@ -1,7 +1,7 @@
-// Tests of trainer/async_checkpoint_writer.h: the file holds the state of the snapshot, not what
+// Tests of trainer/checkpoint/async_checkpoint_writer.h: the file holds the state of the snapshot, not what
 // the tensors became while it was written; submit returns before the write is done; writes are
 // serialised and rotated; a failed write surfaces as an Error naming the file at wait().
-#include "trainer/async_checkpoint_writer.h"
+#include "trainer/checkpoint/async_checkpoint_writer.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -13,9 +13,9 @@
 #include <fstream>
 #include <mutex>
 
-#include "cluster/base/error.h"
-#include "cluster/base/remove_tree.h"
-#include "trainer/training_checkpoint.h"
+#include "base/error.h"
+#include "base/remove_tree.h"
+#include "trainer/checkpoint/training_checkpoint.h"
 
 namespace fs = std::filesystem;
 

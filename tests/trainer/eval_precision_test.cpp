@@ -8,14 +8,16 @@
 
 #include <cstdlib>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "cluster/single_process_communicator.h"
-#include "trainer/sentence_embedder.h"
-#include "trainer/sts_evaluation.h"
+#include "evaluation/sentence_embedder.h"
+#include "evaluation/sts_evaluation.h"
 #include "trainer/train_step.h"
-#include "trainer/training_run.h"
+#include "trainer/train_options.h"
 
 namespace simcsepp::trainer {
+using evaluation::EmbedOptions;
+using evaluation::SentenceEmbedder;
 namespace {
 
 TrainOptions options(const std::string& precision, const std::string& eval_precision) {
@@ -131,11 +133,11 @@ TEST(EvalPrecision, EvaluationAfterBf16TrainingIsFp32UnlessAskedForBf16) {
 
   // evaluate_sts, as the trainer calls it: fp32 unless told otherwise.
   const auto score_default =
-      evaluate_sts(enc, shared_tokenizer(), dev, model::Pooler::kClsBeforePooler, 64, 4, torch::kCPU);
+      evaluation::evaluate_sts(enc, shared_tokenizer(), dev, model::Pooler::kClsBeforePooler, 64, 4, torch::kCPU);
   const auto score_fp32 =
-      evaluate_sts(enc, shared_tokenizer(), dev, model::Pooler::kClsBeforePooler, 64, 4, torch::kCPU, false);
+      evaluation::evaluate_sts(enc, shared_tokenizer(), dev, model::Pooler::kClsBeforePooler, 64, 4, torch::kCPU, false);
   const auto score_bf16 =
-      evaluate_sts(enc, shared_tokenizer(), dev, model::Pooler::kClsBeforePooler, 64, 4, torch::kCPU, true);
+      evaluation::evaluate_sts(enc, shared_tokenizer(), dev, model::Pooler::kClsBeforePooler, 64, 4, torch::kCPU, true);
   EXPECT_EQ(score_default.alignment, score_fp32.alignment);
   EXPECT_EQ(score_default.uniformity, score_fp32.uniformity);
   EXPECT_NE(score_bf16.uniformity, score_fp32.uniformity);

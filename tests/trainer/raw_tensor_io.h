@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 
 namespace simcsepp::testing {
 

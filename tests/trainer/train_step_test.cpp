@@ -13,13 +13,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "cluster/single_process_communicator.h"
 #include "model/dropout_masks.h"
 #include "model/objective_forward.h"
 #include "model/sentence_encoder.h"
 #include "trainer/adamw.h"
-#include "trainer/checkpoint_file.h"
+#include "trainer/checkpoint/checkpoint_file.h"
 #include "trainer/lr_schedule.h"
 
 using namespace simcsepp;

@@ -7,7 +7,7 @@
 
 #include <memory>
 
-#include "cluster/base/log.h"
+#include "base/log.h"
 #include "cluster/mpi_runtime.h"
 #include "tests/cluster/mpi/mpi_test_env.h"
 

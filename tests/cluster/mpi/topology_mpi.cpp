@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "cluster/bootstrap.h"
 #include "cluster/mpi_runtime.h"
 #include "tests/cluster/mpi/mpi_test_env.h"

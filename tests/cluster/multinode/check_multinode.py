@@ -119,7 +119,7 @@ def scrape(url, rank, local, host, world):
 
 
 def read_ckpt(path):
-    """{name: (dtype, shape, raw bytes)} of a SIMCSEPP-CKPT-1 file (trainer/checkpoint_file.h)."""
+    """{name: (dtype, shape, raw bytes)} of a SIMCSEPP-CKPT-1 file (trainer/checkpoint/checkpoint_file.h)."""
     with open(path, "rb") as f:
         data = f.read()
     if data[:16] != b"SIMCSEPP-CKPT-1\n":

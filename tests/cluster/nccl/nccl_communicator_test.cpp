@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "cluster/all_gather_with_grad.h"
-#include "cluster/base/log.h"
+#include "base/log.h"
 #include "cluster/gradient_reducer.h"
 #include "cluster/mpi_runtime.h"
 #include "cluster/nccl/nccl_communicator.h"

@@ -25,7 +25,7 @@
 #include <set>
 #include <string>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/corpus_reader.h"
 #include "tests/data/corpus_fixture.h"
 #include "tests/data/mpi/mpi_checks.h"

@@ -15,7 +15,7 @@
 #include <filesystem>
 #include <set>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/corpus_reader.h"
 #include "tests/data/corpus_fixture.h"
 #include "tests/data/mpi/mpi_checks.h"

@@ -20,7 +20,7 @@
 #include <string>
 #include <tuple>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/corpus_reader.h"
 #include "tests/data/corpus_fixture.h"
 #include "tests/data/mpi/mpi_checks.h"

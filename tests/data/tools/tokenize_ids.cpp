@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "cluster/base/error.h"
+#include "base/error.h"
 #include "data/wordpiece_tokenizer.h"
 
 int main(int argc, char** argv) {

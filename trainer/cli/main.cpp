@@ -1,4 +1,0 @@
-// main.cpp - the `simcsepp` executable: everything happens in a subcommand (cli.cpp).
-#include "trainer/cli/command.h"
-
-int main(int argc, char** argv) { return simcsepp::cli::run_cli(argc, argv); }
