@@ -1,6 +1,8 @@
 // test_hooks.cpp - see test_hooks.h.
 #include "trainer/test_hooks.h"
 
+#include "trainer/preemption.h"
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -24,12 +26,18 @@ int64_t kill_after_step_for_tests(int rank) {
 // observes the live run for as long as it needs instead of counting on the run's speed; with
 // SIMCSEPP_TEST_HOLD_RANK=R only rank R waits (a rank still busy while the others are done).
 // PATH.end holds after the run's last barrier, where the other ranks go on to MPI_Finalize.
+// SIMCSEPP_TEST_HOLD_UNTIL_SIGNAL=1: a preemption signal arriving at this rank ends its hold too,
+// so a test signals a held run and the signal is seen before the run could have finished.
 void hold_for_tests(const std::string& point, int rank) {
   const char* v = std::getenv("SIMCSEPP_TEST_HOLD_FILE");
   const char* only = std::getenv("SIMCSEPP_TEST_HOLD_RANK");
   if (!v || !*v || (only && *only && std::atoi(only) != rank)) return;
+  const char* until_signal = std::getenv("SIMCSEPP_TEST_HOLD_UNTIL_SIGNAL");
+  const bool signal_ends = until_signal && std::string(until_signal) == "1";
   const fs::path hold = std::string(v) + "." + point;
-  while (fs::exists(hold)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (fs::exists(hold) && !(signal_ends && preemption_requested())) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 // Test hook (see docs/training.md): with SIMCSEPP_TEST_BATCH_ROWS=PATH each rank appends one line

@@ -13,7 +13,8 @@ namespace simcsepp::trainer {
 // SIMCSEPP_TEST_KILL_AFTER_STEP=S (SIMCSEPP_TEST_KILL_RANK=R: only rank R): the update after which
 // this rank kills itself; -1: never.
 int64_t kill_after_step_for_tests(int rank);
-// SIMCSEPP_TEST_HOLD_FILE=PATH (SIMCSEPP_TEST_HOLD_RANK=R): wait at `point` while PATH.point exists.
+// SIMCSEPP_TEST_HOLD_FILE=PATH (SIMCSEPP_TEST_HOLD_RANK=R): wait at `point` while PATH.point exists
+// (with SIMCSEPP_TEST_HOLD_UNTIL_SIGNAL=1: or until a preemption signal reached this rank).
 void hold_for_tests(const std::string& point, int rank);
 // Whether PATH.point exists now (the run settles its pending step before holding).
 bool hold_requested_for_tests(const std::string& point, int rank);

@@ -280,6 +280,11 @@ def main():
             got = query(f'simcsepp_steps_total{{run_id="{RUN_ID}"}} == {steps}')
             return sorted(r["metric"].get("rank") for r in got) == RANKS
 
+        def scraped(times):
+            """Prometheus has stored at least `times` loss samples of both ranks."""
+            got = query(f'count_over_time(simcsepp_train_loss{{run_id="{RUN_ID}"}}[5m]) >= {times}')
+            return sorted(r["metric"].get("rank") for r in got) == RANKS
+
         def release(step, ready):
             """Lets the run go on past `step` once `ready` (what the test needs there) holds."""
             if os.path.exists(holds[step]) and ready():
@@ -314,10 +319,11 @@ def main():
                     linted_live.add(rank)
             # After step 1: both ranks linted live, Prometheus holds a sample before training.
             release(1, lambda: linted_live == set(RANKS) and stored(1))
-            # After the last step: 5 live scrapes per rank, Prometheus holds the final samples.
+            # After the last step: 5 live scrapes per rank, Prometheus holds the final samples and
+            # has scraped each rank 3 times (the 40 steps alone may take less than a scrape interval).
             release(MAX_STEPS, lambda: not os.path.exists(holds[1])
                     and all(live_steps(r) == MAX_STEPS and len(scrapes[r]) >= 5 for r in RANKS)
-                    and stored(MAX_STEPS))
+                    and stored(MAX_STEPS) and scraped(3))
             time.sleep(0.5)
         rc = trainer.wait()
         ended = time.time()

@@ -41,7 +41,13 @@ export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
 export SIMCSEPP_MPIRUN_ARGS="--mca btl self,vader,tcp --mca btl_vader_single_copy_mechanism none"
 # Every rank logs INFO (sbatch passes the environment on), so each rank's resume is checked.
 export SIMCSEPP_LOG_ALL_RANKS=1
-submit() { SIMCSEPP_LAUNCHER=$1 SIMCSEPP_HOME=$src SIMCSEPP_RUN_ROOT=$work/runs sbatch --parsable "$src/slurm/simcsepp-cpu.sbatch" train.ini; }
+# Each case's run holds after step $signal_at until its ranks have the signal (test hook
+# SIMCSEPP_TEST_HOLD_UNTIL_SIGNAL, docs/training.md): a tiny run trains its 20 steps faster than
+# Slurm delivers a signal, so without the hold the signal could arrive after the last step.
+submit() {
+  SIMCSEPP_TEST_HOLD_FILE=$2 SIMCSEPP_TEST_HOLD_UNTIL_SIGNAL=1 SIMCSEPP_LAUNCHER=$1 SIMCSEPP_HOME=$src \
+    SIMCSEPP_RUN_ROOT=$work/runs sbatch --parsable "$src/slurm/simcsepp-cpu.sbatch" train.ini
+}
 show_job() { echo "----- job $1 output -----"; cat "simcsepp-cpu-$1.out" "simcsepp-cpu-$1.err" || true; }
 case_fail() { show_job "$1"; slurm_fail "[$2] $3"; }
 
@@ -66,14 +72,17 @@ deliver() {
 run_case() {
   local spec=$1 launcher=${1%%:*} signals=${1#*:}
   local id run t0 at state n saved resumed final out=() sig target codes sigs
+  local hold=$work/hold-$RANDOM$RANDOM
   t0=$SECONDS
-  id=$(submit "$launcher") || slurm_fail "[$spec] sbatch refused the CPU template"
+  touch "$hold.$signal_at"
+  id=$(submit "$launcher" "$hold") || slurm_fail "[$spec] sbatch refused the CPU template"
   run=$work/runs/simcsepp-cpu-$id
   until [ "$(current_step "$run" 2>/dev/null)" -ge "$signal_at" ] 2>/dev/null; do
     [ $((SECONDS - t0)) -lt 120 ] || case_fail "$id" "$spec" "job $id made no progress in 120 s"
     sleep 0.1
   done
   at=$(current_step "$run")
+  [ "$at" = "$signal_at" ] || case_fail "$id" "$spec" "job $id went on to step $at past its hold at $signal_at"
   IFS=, read -ra out <<<"$signals"
   for sig in "${out[@]}"; do
     target=${sig%%:*}
@@ -81,6 +90,14 @@ run_case() {
       case_fail "$id" "$spec" "could not send SIG${sig#*:} to the $target of job $id"
     sleep 0.3
   done
+  # A rank whose signal comes only from another rank (the stop all-reduce) leaves the hold when
+  # the file goes: once the run has checkpointed on the signal, or after 60 s (then the checks
+  # below say what went wrong).
+  for _ in $(seq 600); do
+    grep -q '"kind":"preempted"' "$run/metrics.jsonl" 2>/dev/null && break
+    sleep 0.1
+  done
+  rm -f "$hold.$signal_at"
   state=$(slurm_wait_job "$id" 240)
   [ "$state" = COMPLETED ] || case_fail "$id" "$spec" "job $id ended $state, want COMPLETED after a requeue"
   [ "$(slurm_job_field "$id" Restarts)" = 1 ] ||
