@@ -17,14 +17,8 @@
 #include <torch/version.h>
 #include <vector>
 
-// The lead is moving cluster/base/ to base/; either layout builds.
-#if __has_include("base/log.h")
 #include "base/log.h"
 #include "base/remove_tree.h"
-#else
-#include "cluster/base/log.h"
-#include "cluster/base/remove_tree.h"
-#endif
 
 namespace {
 
