@@ -94,6 +94,9 @@ class TrainCommand final : public Command {
         "skip the STS-B dev score of the starting model")(
         "bucket-mb", po::value(&c.bucket_mb)->default_value(c.bucket_mb),
         "gradient all-reduce bucket size in MiB (buckets launch during backward)")(
+        "grad-comm-dtype", po::value(&c.grad_comm_dtype)->default_value(c.grad_comm_dtype),
+        "fp32 | bf16: the dtype gradients are all-reduced in (bf16 halves the bytes on NCCL; master "
+        "weights, moments and the averaged gradient the optimizer reads stay fp32)")(
         "check-params-every", po::value(&c.check_params_every)->default_value(c.check_params_every),
         "every K updates compare a parameter checksum across ranks and abort on divergence; 0 = off")(
         "metrics", po::value(&c.metrics)->default_value(c.metrics), "serve Prometheus /metrics on every rank")(

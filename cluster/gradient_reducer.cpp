@@ -52,6 +52,9 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<torch::Tensor> 
       if (in_bucket == 0) return;
       Bucket b;
       b.flat = buffer.narrow(0, bucket_start, offset - bucket_start);
+      if (options_.comm_dtype && *options_.comm_dtype != buffer.scalar_type()) {
+        b.wire = torch::empty_like(b.flat, b.flat.options().dtype(*options_.comm_dtype));
+      }
       b.expected = in_bucket;
       buckets_.push_back(std::move(b));
       bucket_start = offset;
@@ -119,10 +122,7 @@ void GradientReducer::before_accumulate(size_t i) {
   Bucket& b = buckets_[bucket_of_[i]];
   if (!b.launched) return;
   // An extra backward pass: its accumulation must not race the in-flight all-reduce.
-  if (b.work) {
-    b.work->wait();
-    b.work.reset();
-  }
+  finish(b);
   b.dirty = true;
 }
 
@@ -139,10 +139,26 @@ void GradientReducer::launch_in_order(bool all) {
   while (next_launch_ < buckets_.size()) {
     Bucket& b = buckets_[next_launch_];
     if (!all && b.ready < b.expected) break;
-    b.work = comm_.all_reduce_async(b.flat, ReduceOp::kAvg);
+    launch(b);
     b.launched = true;
     ++next_launch_;
   }
+}
+
+void GradientReducer::launch(Bucket& b) {
+  if (!b.wire.defined()) {
+    b.work = comm_.all_reduce_async(b.flat, ReduceOp::kAvg);
+    return;
+  }
+  b.wire.copy_(b.flat);  // rounds to the wire dtype, on the stream that produced the gradients
+  b.work = comm_.all_reduce_async(b.wire, ReduceOp::kAvg);
+}
+
+void GradientReducer::finish(Bucket& b) {
+  if (!b.work) return;
+  b.work->wait();
+  b.work.reset();
+  if (b.wire.defined()) b.flat.copy_(b.wire);
 }
 
 void GradientReducer::reduce() {
@@ -161,9 +177,11 @@ void GradientReducer::reduce() {
     }
   }
   for (auto& b : buckets_) {
-    if (b.work) b.work->wait();
-    b.work.reset();
-    if (b.dirty) comm_.all_reduce(b.flat, ReduceOp::kAvg);  // linear: avg(avg(g1) + g2)
+    finish(b);
+    if (b.dirty) {  // linear: avg(avg(g1) + g2)
+      launch(b);
+      finish(b);
+    }
   }
 }
 

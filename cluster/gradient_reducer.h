@@ -32,6 +32,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "cluster/communicator.h"
@@ -42,6 +43,12 @@ struct GradientReducerOptions {
   int64_t bucket_bytes = 25 * 1024 * 1024;  // PyTorch DDP's default cap
   bool overlap = true;                      // launch buckets from backward hooks
   int backward_passes_per_step = 1;         // micro-batches per update (gradient accumulation)
+  // The dtype gradients travel in (--grad-comm-dtype). kBFloat16 halves the bytes of an fp32
+  // model's all-reduce: each bucket is rounded into a bf16 copy, reduced, and copied back into the
+  // fp32 buffer the optimizer reads (master weights and moments stay fp32). Undefined: as stored.
+  // NCCL sums bf16 on the wire; the MPI communicator (CPU) sums in fp32 and rounds the average,
+  // so there the bytes on the wire do not shrink.
+  std::optional<at::ScalarType> comm_dtype;
 };
 
 class GradientReducer {
@@ -71,6 +78,7 @@ class GradientReducer {
  private:
   struct Bucket {
     torch::Tensor flat;     // a slice of one of buffers_
+    torch::Tensor wire;     // flat in options.comm_dtype, when that differs from flat's dtype
     size_t expected = 0;    // parameters in the bucket
     size_t ready = 0;       // parameters with all their passes accumulated this step
     bool launched = false;  // all-reduce issued this step
@@ -78,6 +86,8 @@ class GradientReducer {
     std::unique_ptr<CollectiveWork> work;
   };
   void launch_in_order(bool all);
+  void launch(Bucket& b);
+  void finish(Bucket& b);  // waits for b's all-reduce; the average is in b.flat
   void install_views();
 
   Communicator& comm_;

@@ -44,6 +44,8 @@ void TrainOptions::validate() const {
   need(max_skipped_steps >= 1, "max skipped steps must be >= 1", "--max-skipped-steps", "the default is 10");
   need(log_every >= 1, "log interval must be >= 1", "--log-every", "");
   need(bucket_mb >= 1, "bucket size must be >= 1 MiB", "--bucket-mb", "the default is 25 (PyTorch DDP's)");
+  need(grad_comm_dtype == "fp32" || grad_comm_dtype == "bf16", "unknown gradient dtype '" + grad_comm_dtype + "'",
+       "--grad-comm-dtype", "use fp32 (the default) or bf16 (half the all-reduce bytes)");
   need(check_params_every >= 0, "parameter check interval must be >= 0", "--check-params-every", "0 = off");
   need(diagnostics_every >= 0, "diagnostics interval must be >= 0", "--diagnostics-every", "0 = off");
   need(std::isfinite(peak_tflops) && peak_tflops >= 0, "peak TFLOP/s must be >= 0", "--peak-tflops",
@@ -135,6 +137,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"device", device},
           {"comm", comm},
           {"bucket_mb", bucket_mb},
+          {"grad_comm_dtype", grad_comm_dtype},
           {"check_params_every", check_params_every},
           {"diagnostics_every", diagnostics_every},
           {"peak_tflops", peak_tflops},

@@ -67,6 +67,7 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
   }
   cluster::GradientReducerOptions reducer_options;
   reducer_options.bucket_bytes = config_.bucket_bytes;
+  if (config_.bf16_grad_comm) reducer_options.comm_dtype = torch::kBFloat16;
   // With accumulation the buckets are all-reduced once, after the last micro-batch's backward.
   reducer_options.backward_passes_per_step = static_cast<int>(config_.grad_accum);
   reducer_ = std::make_unique<cluster::GradientReducer>(comm_, params, reducer_options);

@@ -72,6 +72,7 @@ struct TrainStepConfig {
   // objective_backward.h); 0 = always dense.
   int64_t logits_budget = int64_t{1} << 26;
   int64_t bucket_bytes = 25 * 1024 * 1024;  // gradient all-reduce bucket size
+  bool bf16_grad_comm = false;              // all-reduce the fp32 gradients as bf16 (gradient_reducer.h)
   // bf16 autocast of the encoder calls, one region per micro-batch forward (model/autocast_scope.h);
   // CUDA, or CPU autocast where asked for (tests, --precision bf16). Losses stay fp32.
   bool mixed_precision = false;

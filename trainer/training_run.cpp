@@ -211,6 +211,7 @@ void TrainingRun::build_step() {
                                                  << " chunks of <= " << sc.chunk_size << " sentences");
   }
   sc.bucket_bytes = o_.bucket_mb * 1024 * 1024;
+  sc.bf16_grad_comm = o_.grad_comm_dtype == "bf16";
   precisions_ = resolve_precisions(o_, device_.is_cuda());
   sc.mixed_precision = precisions_.train_bf16;
   sc.diagnostics_every = o_.diagnostics_every;

@@ -6,7 +6,11 @@
 3. --keep-checkpoints K: only the K newest step-*.ckpt files remain;
 4. --resume FILE: a run resumed from its own older checkpoint retrains the steps after it exactly
    (same losses, same final parameters); another run directory's checkpoint is refused;
-5. a checkpoint written by 1 rank is refused by a 2-rank job (mpirun), naming both sizes."""
+5. a checkpoint written by 1 rank is resumed by a 2-rank job (mpirun) with the same global batch;
+6. --grad-comm-dtype bf16 (2 ranks): the run trains, its first loss equals the fp32 run's (same
+   forward), its parameters differ from the fp32 run's (the averaged gradients were rounded to
+   bf16: the wire really is bf16; the reduction itself is checked in test_cluster_mpi); a dtype
+   other than fp32/bf16 is refused naming the option."""
 import os
 import shlex
 import shutil
@@ -95,6 +99,28 @@ def main():
         resumed = r.returncode == 0 and "continues the order of 1 rank(s) x 8 rows" in r.stderr
         check(resumed, f"2-rank job resumes a 1-rank checkpoint with the same global batch (rc {r.returncode})"
               + ("" if resumed else ": " + r.stderr[-400:]))
+
+        # 6. --grad-comm-dtype: 2 ranks x 4, 6 updates, final checkpoint compared.
+        two = [x if x != "single" else "mpi" for x in base[:base.index("--batch-size")]] + ["--batch-size", "4"] + \
+              [x if x != "single" else "mpi" for x in base[base.index("--batch-size") + 2:]] + ["--max-steps", "6"]
+        finals = {}
+        for dtype in ("fp32", "bf16"):
+            d = os.path.join(tmp, "comm_" + dtype)
+            r = run(["train", "--run-dir", d, "--grad-comm-dtype", dtype] + two, prefix=MPIRUN + ["-np", "2"])
+            check(r.returncode == 0, f"--grad-comm-dtype {dtype} 2-rank run exits 0" + failed_tail(r))
+            if r.returncode == 0:
+                finals[dtype] = (step_losses(d), read_checkpoint_tensors(os.path.join(d, "checkpoints", checkpoints(d)[-1]))[1])
+                config = records(d, "config")[0]
+                check(config.get("grad_comm_dtype") == dtype, f"metrics.jsonl config records grad_comm_dtype {dtype}")
+        if len(finals) == 2:
+            (l32, p32), (l16, p16) = finals["fp32"], finals["bf16"]
+            check(l32[1] == l16[1], f"step 1 loss is the same forward in both ({l32[1]} vs {l16[1]})")
+            names = [k for k in p32 if k.startswith("model/")]
+            differ = [k for k in names if not np.array_equal(p32[k], p16[k])]
+            check(len(names) > 10 and differ, f"bf16 gradients change the parameters ({len(differ)} of {len(names)} differ)")
+        r = run(["train", "--run-dir", os.path.join(tmp, "comm_bad"), "--grad-comm-dtype", "fp16"] + base)
+        check(r.returncode == 1 and "--grad-comm-dtype" in r.stderr and "bf16" in r.stderr,
+              "--grad-comm-dtype fp16 is refused naming the option" + failed_tail(r))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     check.exit("train option")
