@@ -16,33 +16,35 @@ AdamW::AdamW(std::vector<torch::Tensor> params, AdamWConfig config) : params_(st
   step_ = torch::zeros({}, params_.front().options().dtype(torch::kFloat));
 }
 
-void AdamW::step(double lr, const torch::Tensor& skip) {
+namespace {
+
+// One fused update; `lr` is a double or a device tensor (both overloads of _fused_adamw_).
+template <class Lr>
+void fused_update(std::vector<torch::Tensor>& params, std::vector<torch::Tensor>& exp_avg,
+                  std::vector<torch::Tensor>& exp_avg_sq, torch::Tensor& step, const Lr& lr, const AdamWConfig& c,
+                  const torch::Tensor& skip) {
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> grads;
-  grads.reserve(params_.size());
-  for (const auto& p : params_) grads.push_back(p.grad());
+  grads.reserve(params.size());
+  for (const auto& p : params) grads.push_back(p.grad());
   // The kernel reads the step of each parameter; they all share one counter.
-  step_.add_(1);
-  const std::vector<torch::Tensor> steps(params_.size(), step_);
-  at::_fused_adamw_(params_, grads, exp_avg_, exp_avg_sq_, /*max_exp_avg_sqs=*/{}, steps, lr, config_.beta1,
-                    config_.beta2, config_.weight_decay, config_.eps, /*amsgrad=*/false, /*maximize=*/false,
-                    /*grad_scale=*/std::nullopt, skip);
-  step_.sub_(skip);
+  step.add_(1);
+  const std::vector<torch::Tensor> steps(params.size(), step);
+  at::_fused_adamw_(params, grads, exp_avg, exp_avg_sq, /*max_exp_avg_sqs=*/{}, steps, lr, c.beta1, c.beta2,
+                    c.weight_decay, c.eps, /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/std::nullopt, skip);
+  step.sub_(skip);
+}
+
+}  // namespace
+
+void AdamW::step(double lr, const torch::Tensor& skip) {
+  fused_update(params_, exp_avg_, exp_avg_sq_, step_, lr, config_, skip);
 }
 
 void AdamW::step(const torch::Tensor& lr, const torch::Tensor& skip) {
   SIMCSEPP_CHECK(lr.dim() == 0 && lr.device() == step_.device() && lr.scalar_type() == lr_dtype(lr.device()),
                  "AdamW: the learning rate tensor must be a scalar of lr_dtype() on the params' device");
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> grads;
-  grads.reserve(params_.size());
-  for (const auto& p : params_) grads.push_back(p.grad());
-  step_.add_(1);
-  const std::vector<torch::Tensor> steps(params_.size(), step_);
-  at::_fused_adamw_(params_, grads, exp_avg_, exp_avg_sq_, /*max_exp_avg_sqs=*/{}, steps, lr, config_.beta1,
-                    config_.beta2, config_.weight_decay, config_.eps, /*amsgrad=*/false, /*maximize=*/false,
-                    /*grad_scale=*/std::nullopt, skip);
-  step_.sub_(skip);
+  fused_update(params_, exp_avg_, exp_avg_sq_, step_, lr, config_, skip);
 }
 
 torch::ScalarType AdamW::lr_dtype(torch::Device device) { return device.is_cuda() ? torch::kFloat : torch::kDouble; }
