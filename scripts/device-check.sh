@@ -138,25 +138,41 @@ if [ "$mode" = stage ]; then
       bash scripts/device-check.sh __train "$dir" ;;
     bench)
       gpu_stage
+      # bench/step_anchors.py (docs/performance.md): HF eager, HF torch.compile, simcsepp eager and
+      # captured, in one run; each row in its own process with a timeout, the driver inside its own
+      # budget so the table always comes back (rows it had no time for say "not run").
       if [ "$CHECK_MODE" = device ]; then
-        dev=cuda batches="64 512" shape=(--layers 12 --hidden 768) steps=(--steps 20 --warmup 5)
+        args=(--device cuda --batches 64,512 --len 32 --layers 12 --hidden 768 --steps 20 --warmup 5
+          --row-timeout 45 --budget-s 140)
       else
-        dev=cpu batches="8" shape=(--layers 2 --hidden 128) steps=(--steps 2 --warmup 1)
+        args=(--device cpu --batches 8 --len 16 --layers 2 --hidden 64 --steps 3 --warmup 2 --threads 1
+          --row-timeout 120 --budget-s 140)
       fi
-      [ -x "$bin/bench_step" ] && [ -f bench/step_reference.py ] || notrun "not run: bench_step or bench/step_reference.py missing"
-      detail "    | batch x len | simcsepp ms/step | simcsepp peak alloc / reserved MiB | HF ms/step | HF peak alloc / reserved MiB |"
-      detail "    |---|---|---|---|---|"
-      fails=0
-      for b in $batches; do
-        "$bin/bench_step" --device "$dev" --batch "$b" --len 32 "${shape[@]}" "${steps[@]}" 2>&1 | tee "$dir/bench_step_$b.txt" || fails=$((fails + 1))
-        python3 bench/step_reference.py --device "$dev" --batch "$b" --len 32 "${shape[@]}" "${steps[@]}" 2>&1 | tee "$dir/step_reference_$b.txt" || fails=$((fails + 1))
-        ms() { grep -o '[0-9.]* ms/step' "$1" | head -1 | cut -d' ' -f1; }
-        mem() { sed -n 's/.*allocated \([0-9.]*\) MiB, reserved \([0-9.]*\) MiB.*/\1 \/ \2/p' "$1" | head -1; }
-        detail "    | $b x 32 | $(ms "$dir/bench_step_$b.txt") | $(mem "$dir/bench_step_$b.txt") | $(ms "$dir/step_reference_$b.txt") | $(mem "$dir/step_reference_$b.txt") |"
-        summary="${summary:-}b$b: $(ms "$dir/bench_step_$b.txt") vs $(ms "$dir/step_reference_$b.txt") ms; "
-      done
-      note "simcsepp vs HF on $dev, ${shape[*]}, len 32: ${summary:-}"
-      [ "$fails" = 0 ] ;;
+      [ -x "$bin/bench_step" ] || notrun "not run: no $bin/bench_step"
+      set +e
+      python3 bench/step_anchors.py "${args[@]}" --bench-step "$bin/bench_step" --out "$dir/step_anchors.md" 2>&1 \
+        | tee "$dir/step_anchors.txt"
+      rc=${PIPESTATUS[0]}
+      set -e
+      [ ! -f "$dir/step_anchors.md" ] || sed 's/^/    /' "$dir/step_anchors.md" >>"$dir/detail.md"
+      # One line for the summary: each row's median ms at each batch.
+      note "$(python3 - "$dir/step_anchors.json" "${args[*]}" <<'EOF'
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))["rows"]
+except (OSError, ValueError) as e:
+    print(f"no table ({type(e).__name__}); {sys.argv[2]}")
+    sys.exit()
+short = {"HF eager": "HF", "HF torch.compile": "HF compiled", "simcsepp eager": "simcsepp", "simcsepp captured": "captured"}
+parts = []
+for b in dict.fromkeys(r["batch"] for r in rows):
+    cells = [f"{short[r['impl']]} " + (f"{r['ms_median']:.1f}" if r["status"] == "ok" else r["status"].split(" (")[0])
+             for r in rows if r["batch"] == b]
+    parts.append(f"b{b}: " + ", ".join(cells))
+print("ms/step " + "; ".join(parts) + " (table in summary.md)")
+EOF
+)"
+      exit "$rc" ;;
     *) echo "unknown stage $name" >&2; exit 2 ;;
   esac
   exit 0
@@ -392,7 +408,7 @@ stage inspect 20
 stage parity 90
 stage attention 30
 stage train 150
-stage bench 90
+stage bench 150
 stage nccl_tests 40
 echo
 cat "$WORK/summary.md"
