@@ -235,9 +235,16 @@ EOF
   ckfile=$run/a/checkpoints/$(printf 'step-%08d.ckpt' "$resume_at")
   rc_b=1
   if [ -f "$ckfile" ]; then
-    mpirun -np 1 --bind-to none "$bin/simcsepp" train "${common[@]}" --run-dir "$run/b" --resume "$ckfile" \
+    # A checkpoint resumes only in its own run directory (docs/training.md): retrain the steps
+    # after it in run a, then split a's metrics.jsonl back into the first run's lines (a) and the
+    # resumed run's (b), as the judge reads them.
+    first_lines=$(wc -l <"$run/a/metrics.jsonl")
+    mpirun -np 1 --bind-to none "$bin/simcsepp" train "${common[@]}" --run-dir "$run/a" --resume "$ckfile" \
       --no-export --metrics-port $((port + 10)) 2>&1 | tee "$dir/train_b.log"
     rc_b=${PIPESTATUS[0]}
+    mkdir -p "$run/b"
+    tail -n +$((first_lines + 1)) "$run/a/metrics.jsonl" >"$run/b/metrics.jsonl"
+    head -n "$first_lines" "$run/a/metrics.jsonl" >"$run/a/metrics.first" && mv "$run/a/metrics.first" "$run/a/metrics.jsonl"
   fi
   set -e
   cp "$run/a/metrics.jsonl" "$dir/metrics_a.jsonl" 2>/dev/null || true
