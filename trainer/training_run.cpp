@@ -398,7 +398,12 @@ void TrainingRun::settle(const PendingStep& p, std::optional<std::chrono::steady
   const double rate = static_cast<double>((p.out.update + 1 - first_step_) * sentences_per_step_) / std::max(1e-9, t);
   const double eta = static_cast<double>(total_steps_ - p.out.update - 1) * sentences_per_step_ / std::max(1e-9, rate);
   bar_->update(p.out.update + 1, v.loss, rate, eta, last_dev_, v.skipped);
+  record_step(p, v, end.value_or(std::chrono::steady_clock::now()), rate);
+}
 
+// The settled step into metrics.jsonl (rank 0) and Prometheus (every rank).
+void TrainingRun::record_step(const PendingStep& p, const StepValues& v, std::chrono::steady_clock::time_point end,
+                              double rate) {
   const PhaseSeconds phases = p.out.phases->seconds();
   monitoring::StepRecord r;
   r.step = p.out.update + 1;
@@ -411,7 +416,7 @@ void TrainingRun::settle(const PendingStep& p, std::optional<std::chrono::steady
   }
   r.learning_rate = p.out.lr;
   r.grad_norm = v.grad_norm;
-  r.step_seconds = std::chrono::duration<double>(end.value_or(std::chrono::steady_clock::now()) - p.begin).count();
+  r.step_seconds = std::chrono::duration<double>(end - p.begin).count();
   rank_samples_[r.step] = {r.step_seconds, r.step_seconds > 0 ? static_cast<double>(p.sentences) / r.step_seconds : 0.0};
   r.data_wait_seconds = p.data_wait_s;
   r.forward_seconds = phases.forward;
@@ -527,26 +532,36 @@ void TrainingRun::save_checkpoint(const char* why) {
 // 9. Finish.
 
 int TrainingRun::finish() {
-  if (abort_skips_) {
-    save_checkpoint("skipped-steps");
-    bar_->break_line();
-    throw Error(std::to_string(progress_.consecutive_skips) +
-                    " consecutive updates skipped (non-finite loss or gradient) at step " +
-                    std::to_string(progress_.step) + "; the last good state is checkpointed in " + checkpoint_dir_,
-                "--max-skipped-steps", "lower --lr, set --grad-clip 1.0, or check the batch rows logged above");
-  }
-  if (stop_ && progress_.step < total_steps_) {
-    save_checkpoint("preempted");
-    bar_->break_line();
-    LOG_WARN("preempted (signal " << preemption_signal() << ") at step " << progress_.step
-                                  << ": checkpoint written; requeue with --resume auto");
-    if (metrics_) metrics_->write("preempted", {{"step", progress_.step}});
-    if (rank_ == 0) write_preempted_marker(o_.run_dir, progress_.step, preemption_signal());
-    // No rank exits before the marker exists: mpirun kills the others once the first one is gone.
-    comm_->barrier();
-    return kExitPreempted;
-  }
+  if (abort_skips_) fail_on_skipped_steps();
+  if (stop_ && progress_.step < total_steps_) return exit_preempted();
+  return complete();
+}
 
+// Too many non-finite updates in a row: the last good state is checkpointed, the run fails.
+void TrainingRun::fail_on_skipped_steps() {
+  save_checkpoint("skipped-steps");
+  bar_->break_line();
+  throw Error(std::to_string(progress_.consecutive_skips) +
+                  " consecutive updates skipped (non-finite loss or gradient) at step " +
+                  std::to_string(progress_.step) + "; the last good state is checkpointed in " + checkpoint_dir_,
+              "--max-skipped-steps", "lower --lr, set --grad-clip 1.0, or check the batch rows logged above");
+}
+
+// A preemption signal: checkpoint, the marker the Slurm launcher requeues on, exit 42.
+int TrainingRun::exit_preempted() {
+  save_checkpoint("preempted");
+  bar_->break_line();
+  LOG_WARN("preempted (signal " << preemption_signal() << ") at step " << progress_.step
+                                << ": checkpoint written; requeue with --resume auto");
+  if (metrics_) metrics_->write("preempted", {{"step", progress_.step}});
+  if (rank_ == 0) write_preempted_marker(o_.run_dir, progress_.step, preemption_signal());
+  // No rank exits before the marker exists: mpirun kills the others once the first one is gone.
+  comm_->barrier();
+  return kExitPreempted;
+}
+
+// The run's length reached: final evaluation and checkpoint, export, summary, report.html.
+int TrainingRun::complete() {
   evaluate(true);
   save_checkpoint("final");
   if (progress_.best_step < 0) {

@@ -10,8 +10,9 @@
 //   7. start_monitoring() Prometheus, metrics.jsonl, the parameter divergence check
 //   8. train_loop()       updates until the run length, a preemption or too many skipped steps;
 //                         inside it, evaluate() (STS-B dev, best model) and save_checkpoint()
-//   9. finish()           the exit: skipped-steps error, preemption checkpoint, or the final
-//                         evaluation, export with model card, summary and report.html
+//   9. finish()           the exit, one of: fail_on_skipped_steps(), exit_preempted() (checkpoint,
+//                         requeue marker, 42) or complete() (final evaluation and checkpoint,
+//                         export with model card, summary, report.html)
 // Nothing in the run directory changes before phase 4: a start refused in 1-3 leaves it as it was.
 //
 // Run directory layout:
@@ -94,10 +95,14 @@ class TrainingRun {
   PendingStep launch_update();
   void settle(const PendingStep& p, std::optional<std::chrono::steady_clock::time_point> end = std::nullopt);
   void settle_pending();
+  void record_step(const PendingStep& p, const StepValues& v, std::chrono::steady_clock::time_point end, double rate);
   void log_rank_timings(int64_t step);
   void evaluate(bool candidate);  // candidate = false: the starting model, reported, never selected
   void save_checkpoint(const char* why);
-  // At the end.
+  // At the end (finish() picks one).
+  [[noreturn]] void fail_on_skipped_steps();
+  int exit_preempted();
+  int complete();
   void export_best_model(nlohmann::json& summary);
   double elapsed_seconds() const;
 
