@@ -13,8 +13,10 @@
 //   included), the model FLOPs of one step (model::training_step_flops: matmuls only, padded
 //   length) and the device's dense peak FLOP/s when known (model::peak_flops_per_second, else 0).
 // --flops-only: with --json, print the FLOP count and peak without building a model or stepping.
-// --cuda-graphs: the captured step of issue 14 point 2, which does not exist yet: exits 3 with a
-//   "not built" message, so the driver reports that row as not built instead of inventing one.
+// --cuda-graphs: the captured step (trainer/cuda_graph_update.h): the warm-up is at least the
+//   step's eager warm-up + the capture, so every timed step is a replay (the JSON says how many
+//   were). Where it cannot capture (CPU, a build without CUDA) it exits 3 naming the reason, so the
+//   driver reports that row as not available instead of inventing one.
 // DiffCSE objectives (diffcse, diffcse++) add a random generator of half the encoder's layers
 // (DistilBERT's 6 for BERT-base's 12) and a random discriminator of the encoder's shape.
 #include <sys/resource.h>
@@ -35,6 +37,7 @@
 #include "model/mlm_generator.h"
 #include "model/rtd_discriminator.h"
 #include "simcsepp/build_config.h"
+#include "trainer/cuda_graph_update.h"
 #include "trainer/train_step.h"
 #if SIMCSEPP_HAVE_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -101,12 +104,6 @@ int main(int argc, char** argv) {
       usage_error("unknown argument '" + k + "'");
     }
   }
-  if (cuda_graphs) {
-    std::fprintf(stderr,
-                 "bench_step: --cuda-graphs: not built: simcsepp has no captured (CUDA-graph) step yet "
-                 "(issue 14 point 2)\n");
-    return 3;
-  }
   if (batch < 2 || len < 1 || steps < 1 || layers < 1 || hidden < 64 || hidden % 64 != 0)
     usage_error("need --batch >= 2, --len >= 1, --steps >= 1, --layers >= 1, --hidden a multiple of 64");
   if (flops_only && !json) usage_error("--flops-only needs --json");
@@ -121,6 +118,8 @@ int main(int argc, char** argv) {
   sc.objective = model::parse_objective(objective);
   sc.total_steps = warmup + steps;
   sc.mixed_precision = device.is_cuda();
+  sc.cuda_graphs = cuda_graphs;
+  if (cuda_graphs) warmup = std::max<int64_t>(warmup, sc.cuda_graph_warmup + 1);
 
   // Model FLOPs (the same count the trainer's MFU uses) and the device's peak, for the driver.
   auto gen_cfg = cfg;
@@ -135,7 +134,7 @@ int main(int argc, char** argv) {
     peak = model::peak_flops_per_second(gpu_name, sc.mixed_precision);
   }
 #endif
-  const std::string head = "{\"impl\": \"simcsepp eager\", \"device\": \"" + device_name + "\", \"gpu_name\": \"" +
+  const std::string head = std::string("{\"impl\": \"") + (cuda_graphs ? "simcsepp captured" : "simcsepp eager") + "\", \"device\": \"" + device_name + "\", \"gpu_name\": \"" +
                            gpu_name + "\", \"objective\": \"" + objective + "\", \"batch\": " + std::to_string(batch) +
                            ", \"len\": " + std::to_string(len) + ", \"layers\": " + std::to_string(layers) +
                            ", \"hidden\": " + std::to_string(hidden) + ", \"model_flops_per_step\": " + num(flops, 17) +
@@ -159,6 +158,10 @@ int main(int argc, char** argv) {
     sc.rtd->discriminator->to(device);
   }
   trainer::TrainStep step(enc, sc, comm);
+  if (cuda_graphs && !step.cuda_graph_fallback().empty()) {
+    std::fprintf(stderr, "bench_step: --cuda-graphs: not available: %s\n", step.cuda_graph_fallback().c_str());
+    return 3;
+  }
 
   data::TokenBatch b;
   b.rows = batch;
@@ -203,16 +206,20 @@ int main(int argc, char** argv) {
     peak_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux: KiB
   }
 
+  const auto* captured = step.captured_update();
+  const long long replays = captured ? captured->replays() : 0;
+  const long long eager_updates = captured ? captured->eager_updates() : warmup + steps;
   if (json) {
     std::string samples;
     for (size_t i = 0; i < ms.size(); ++i) samples += (i ? ", " : "") + num(ms[i]);
     std::printf(
         "%s, \"threads\": %d, \"steps\": %lld, \"warmup\": %lld, \"ms_samples\": [%s], \"ms_median\": %s, "
         "\"ms_mean\": %s, \"warmup_s\": %s, \"peak_mem_mib\": %s, \"peak_mem_kind\": \"%s\", "
-        "\"peak_reserved_mib\": %s, \"last_loss\": %s}\n",
+        "\"peak_reserved_mib\": %s, \"last_loss\": %s, \"replays\": %lld, \"eager_updates\": %lld}\n",
         head.c_str(), at::get_num_threads(), static_cast<long long>(steps), static_cast<long long>(warmup),
         samples.c_str(), num(median).c_str(), num(mean).c_str(), num(warmup_s).c_str(), num(peak_mib).c_str(),
-        peak_kind.c_str(), reserved_mib < 0 ? "null" : num(reserved_mib).c_str(), num(loss).c_str());
+        peak_kind.c_str(), reserved_mib < 0 ? "null" : num(reserved_mib).c_str(), num(loss).c_str(), replays,
+        eager_updates);
     return 0;
   }
   std::printf(

@@ -5,7 +5,7 @@ Rows, in this order, at each batch size (issue 14 point 1):
   2. HF torch.compile    the same with torch.compile(BertModel, mode="reduce-overhead") on CUDA
                          (CUDA graphs); mode "default" on CPU, where reduce-overhead does not apply
   3. simcsepp eager      bench_step --json (trainer::TrainStep)
-  4. simcsepp captured   bench_step --cuda-graphs: "not built" until the captured step exists
+  4. simcsepp captured   bench_step --cuda-graphs (CUDA only: on CPU the row reads "not available: <why>")
 Each row runs in its own process (a fresh CUDA context, a clean peak-memory counter, a per-row
 timeout so a slow compile cannot take the table with it), one after the other, never two at once.
 
@@ -164,7 +164,8 @@ def measure(a, log, t_start, progress):
             print(f"step_anchors: batch {b}: {name} ...", file=sys.stderr, flush=True)
             row, status, secs = run_child(cmd, min(a.row_timeout, left), log)
             if name == "simcsepp captured" and row is None and status.startswith("exit 3"):
-                status = "not built (no --cuda-graphs yet)"
+                # bench_step's last stderr line names why (e.g. the step runs on CPU).
+                status = "not available: " + status.split(": ", 1)[-1].replace("bench_step: --cuda-graphs: not available: ", "")
             if row is None:
                 row = {"impl": name, "batch": b}
             row.update(impl=name, status=status, wall_s=secs, model_flops_per_step=flops[b])
@@ -270,8 +271,8 @@ def main(argv=None):
     if a.out:
         print(f"step_anchors: table in {a.out}, rows in {json_path}, child output in {log_path} "
               f"({time.perf_counter() - t_start:.1f} s)", file=sys.stderr)
-    # The table is the result; a row that failed (not "not built") makes the run fail.
-    bad = [r for r in rows if r["status"] != "ok" and not r["status"].startswith("not built")]
+    # The table is the result; a row that failed (not "not available") makes the run fail.
+    bad = [r for r in rows if r["status"] != "ok" and not r["status"].startswith("not available")]
     return 1 if bad else 0
 
 

@@ -97,6 +97,9 @@ class TrainCommand final : public Command {
         "grad-comm-dtype", po::value(&c.grad_comm_dtype)->default_value(c.grad_comm_dtype),
         "fp32 | bf16: the dtype gradients are all-reduced in (bf16 halves the bytes on NCCL; master "
         "weights, moments and the averaged gradient the optimizer reads stay fp32)")(
+        "cuda-graphs", po::value(&c.cuda_graphs)->default_value(c.cuda_graphs),
+        "on | off: capture the update into a CUDA graph after 3 eager updates and replay it (one "
+        "GPU; where it cannot, e.g. on CPU, the step stays eager and the log says why)")(
         "check-params-every", po::value(&c.check_params_every)->default_value(c.check_params_every),
         "every K updates compare a parameter checksum across ranks and abort on divergence; 0 = off")(
         "metrics", po::value(&c.metrics)->default_value(c.metrics), "serve Prometheus /metrics on every rank")(

@@ -9,7 +9,8 @@
 #                bash scripts/device-check.sh --cpu          (GPU stages' logic on the CPU, tiny sizes)
 #
 # Stages (each with its own timeout, log folder and pass / fail / not run line; a failed stage
-# never stops the next): build, inspect, parity, attention, train (+ prometheus, resume), bench, nccl_tests.
+# never stops the next): build, inspect, parity, attention, graph, train (+ prometheus, resume), bench,
+# nccl_tests.
 # The whole run stops starting stages at SIMCSEPP_CHECK_BUDGET_S (default 470 s: under 8 minutes
 # including the build, so a second try fits in a 15-minute lease). Results: $OUT/summary.md and
 # $OUT/stages.tar.gz (<stage>/ folders with every log), rewritten after every stage, so whatever
@@ -72,7 +73,7 @@ if [ "$mode" = stage ]; then
     build)
       if [ "$CHECK_MODE" = device ]; then
         # The check's own binaries, plus any NCCL GoogleTest target this tree defines.
-        SIMCSEPP_BUILD_TARGETS="simcsepp objective_parity_tool bench_step test_model_cuda" \
+        SIMCSEPP_BUILD_TARGETS="simcsepp objective_parity_tool bench_step test_model_cuda test_trainer_cuda" \
           SIMCSEPP_BUILD_TARGETS_MATCH='(^test_.*nccl|nccl.*_test$)' SIMCSEPP_BUILD_DIR=$BUILD OUT=$dir \
           bash scripts/device-build.sh
         note "$(grep -o 'configured in .*' "$dir/build.log" | tail -1)"
@@ -117,6 +118,17 @@ if [ "$mode" = stage ]; then
       grep -E '^(backend|math|efficient|cudnn|flash|auto picks)' "$dir/attention.txt" | sed 's/^/    /' >>"$dir/detail.md" || true
       ! grep -q '^\[  SKIPPED \]' "$dir/attention.txt" || notrun "not run: no CUDA device"
       note "$(grep '^auto picks' "$dir/attention.txt" || echo 'no result'); exit $rc (table in summary.md)"
+      exit "$rc" ;;
+    graph)
+      gpu_stage
+      [ -x "$bin/test_trainer_cuda" ] || notrun "not built (no $bin/test_trainer_cuda)"
+      set +e
+      "$bin/test_trainer_cuda" --gtest_output="xml:$dir/test_trainer_cuda.xml" 2>&1 | tee "$dir/graph.txt"
+      rc=${PIPESTATUS[0]}
+      set -e
+      grep -E '^(losses|parameters|ms/step|lr 0)' "$dir/graph.txt" | sed 's/^/    /' >>"$dir/detail.md" || true
+      ! grep -q '^\[  SKIPPED \]' "$dir/graph.txt" || notrun "not run: no CUDA device"
+      note "$(grep -E '^(losses|ms/step)' "$dir/graph.txt" | tr '\n' ' ' | cut -c1-280); exit $rc"
       exit "$rc" ;;
     nccl_tests)
       gpu_stage
@@ -414,6 +426,7 @@ stage build 300
 stage inspect 20
 stage parity 90
 stage attention 30
+stage graph 60
 stage train 150
 stage bench 150
 stage nccl_tests 40

@@ -46,6 +46,8 @@ void TrainOptions::validate() const {
   need(bucket_mb >= 1, "bucket size must be >= 1 MiB", "--bucket-mb", "the default is 25 (PyTorch DDP's)");
   need(grad_comm_dtype == "fp32" || grad_comm_dtype == "bf16", "unknown gradient dtype '" + grad_comm_dtype + "'",
        "--grad-comm-dtype", "use fp32 (the default) or bf16 (half the all-reduce bytes)");
+  need(cuda_graphs == "on" || cuda_graphs == "off", "unknown value '" + cuda_graphs + "'", "--cuda-graphs",
+       "use off (the default, the eager step) or on (capture the update into a CUDA graph)");
   need(check_params_every >= 0, "parameter check interval must be >= 0", "--check-params-every", "0 = off");
   need(diagnostics_every >= 0, "diagnostics interval must be >= 0", "--diagnostics-every", "0 = off");
   need(std::isfinite(peak_tflops) && peak_tflops >= 0, "peak TFLOP/s must be >= 0", "--peak-tflops",
@@ -138,6 +140,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"comm", comm},
           {"bucket_mb", bucket_mb},
           {"grad_comm_dtype", grad_comm_dtype},
+          {"cuda_graphs", cuda_graphs},
           {"check_params_every", check_params_every},
           {"diagnostics_every", diagnostics_every},
           {"peak_tflops", peak_tflops},

@@ -6,12 +6,14 @@
 #include <torch/torch.h>
 
 #include <limits>
+#include <optional>
 
 #include "base/error.h"
 #include "model/autocast_scope.h"
 #include "model/objective.h"
 #include "model/objective_forward.h"
 #include "trainer/chunked_forward_backward.h"
+#include "trainer/cuda_graph_update.h"
 
 namespace simcsepp::trainer {
 
@@ -73,56 +75,96 @@ TrainStep::TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, clu
   reducer_ = std::make_unique<cluster::GradientReducer>(comm_, params, reducer_options);
   optimizer_ = std::make_unique<AdamW>(params, config_.adamw);
   update_counter_ = torch::zeros({}, torch::TensorOptions().dtype(AdamW::lr_dtype(device_)).device(device_));
+  const auto fp32 = torch::TensorOptions().dtype(torch::kFloat).device(device_);
+  scalars_ = torch::zeros({kStepScalars}, fp32);
+  stop_flag_ = torch::zeros({}, fp32);
   if (device_.is_cuda()) stager_ = std::make_unique<BatchStager>(make_cuda_staging_ops(device_));
+  if (config_.cuda_graphs) {
+    cuda_graph_fallback_ = cuda_graph_blocker(config_, comm_, device_);
+    if (cuda_graph_fallback_.empty()) captured_ = std::make_unique<CapturedUpdate>(device_, config_.cuda_graph_warmup);
+  }
 }
+
+TrainStep::~TrainStep() = default;
 
 StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& micro_batches,
                            const std::vector<data::PackedTokens>& packed) {
   SIMCSEPP_CHECK(static_cast<int64_t>(micro_batches.size()) == config_.grad_accum,
                  "step() needs grad_accum micro-batches");
+  for (const auto& mb : micro_batches) {
+    SIMCSEPP_CHECK(!mb.empty() && mb.front().rows >= 1, "step() got an empty micro-batch");
+  }
+  // With --cuda-graphs everything below runs on the capture stream (cuda_graph_update.h).
+  std::optional<CapturedUpdate::StreamScope> on_capture_stream;
+  if (captured_) on_capture_stream.emplace(*captured_);
   StepOutput out;
   out.update = updates_;
   out.lr = schedule_.lr_at(updates_);
+  out.phases = std::make_shared<PhaseClock>(device_, &blocking_);
+  if (stop_requested_ && !stop_flag_set_) {
+    stop_flag_.fill_(1.0);  // once, in stream order before this update
+    stop_flag_set_ = true;
+  }
+  out.phases->start();
+  UpdateInputs inputs;
+  StagedStep staged;
+  if (stager_) {
+    staged = stager_->stage(micro_batches, packed);  // async copies, no host sync
+    inputs.ids = staged.ids;
+    inputs.masks = staged.masks;
+  } else {
+    for (const auto& mb : micro_batches) {
+      inputs.ids.emplace_back();
+      inputs.masks.emplace_back();
+      for (const auto& c : mb) {
+        inputs.ids.back().push_back(to_ids_tensor(c, device_));
+        inputs.masks.back().push_back(to_mask_tensor(c, device_));
+      }
+    }
+  }
+  torch::Tensor anchor;
+  if (captured_) {
+    // A replayed update has no phase split: its time is the step's (docs/performance.md).
+    anchor = captured_->run(inputs, [&](const UpdateInputs& in, bool capturing) {
+      return run_update(in, micro_batches, capturing ? nullptr : out.phases.get());
+    });
+  } else {
+    anchor = run_update(inputs, micro_batches, out.phases.get());
+  }
+  ++updates_;
+  publish(out, anchor, staged);
+  return out;
+}
+
+torch::Tensor TrainStep::run_update(const UpdateInputs& inputs, const std::vector<std::vector<data::TokenBatch>>& host,
+                                    PhaseClock* clock) {
+  const auto lap = [clock](PhaseClock::Phase phase) {
+    if (clock) clock->lap(phase);
+  };
   // One backward pass per micro-batch, or per chunk with gradient caching: the reducer launches
   // each bucket when the last one has delivered its gradient.
   int64_t passes = 0;
-  for (const auto& mb : micro_batches) {
-    SIMCSEPP_CHECK(!mb.empty() && mb.front().rows >= 1, "step() got an empty micro-batch");
-    passes += config_.chunk_size > 0 ? chunk_count(mb.front().rows, config_.chunk_size) : 1;
+  for (const auto& ids : inputs.ids) {
+    passes += config_.chunk_size > 0 ? chunk_count(ids.front().size(0), config_.chunk_size) : 1;
   }
   reducer_->set_backward_passes_per_step(static_cast<int>(passes));
   reducer_->zero_grad();
   const double scale = 1.0 / static_cast<double>(config_.grad_accum);
-  auto zero = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
-  out.loss = zero.clone();
-  out.instance = zero.clone();
-  out.dcl = zero.clone();
-  out.rtd = zero.clone();
-  out.rtd_accuracy = zero.clone();
-  out.phases = std::make_shared<PhaseClock>(device_, &blocking_);
-  PhaseClock& clock = *out.phases;
-  clock.start();
+  scalars_.zero_();
+  auto slot = [this](StepScalar s) { return scalars_.select(0, s); };
+  auto loss_sum = slot(kScalarLoss), instance_sum = slot(kScalarInstance), dcl_sum = slot(kScalarDcl);
   torch::Tensor anchor;
-  StagedStep staged;
-  if (stager_) staged = stager_->stage(micro_batches, packed);  // async copies, no host sync
-  for (size_t m = 0; m < micro_batches.size(); ++m) {
-    std::vector<torch::Tensor> ids, masks;
-    if (stager_) {
-      ids = staged.ids[m];
-      masks = staged.masks[m];
-    } else {
-      for (const auto& c : micro_batches[m]) {
-        ids.push_back(to_ids_tensor(c, device_));
-        masks.push_back(to_mask_tensor(c, device_));
-      }
-    }
+  for (size_t m = 0; m < inputs.ids.size(); ++m) {
+    const auto& ids = inputs.ids[m];
+    const auto& masks = inputs.masks[m];
     if (config_.chunk_size > 0) {
+      SIMCSEPP_CHECK(clock, "gradient caching is never captured");
       const auto r = chunked_forward_backward(encoder_, comm_, config_.objective, config_.pooler, ids, masks,
-                                              config_.chunk_size, scale, config_.mixed_precision, clock,
+                                              config_.chunk_size, scale, config_.mixed_precision, *clock,
                                               config_.logits_budget);
-      out.loss += r.loss.total * scale;
-      out.instance += r.loss.instance * scale;
-      out.dcl += r.loss.dcl * scale;
+      loss_sum.add_(r.loss.total * scale);
+      instance_sum.add_(r.loss.instance * scale);
+      dcl_sum.add_(r.loss.dcl * scale);
       anchor = r.anchor;
       continue;
     }
@@ -134,7 +176,7 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
       model::AutocastScope autocast(device_.type(), config_.mixed_precision);
       views = model::encode_views(encoder_, config_.objective, config_.pooler, ids, masks, &comm_);
       if (config_.objective.rtd) {
-        edited = rtd_edit(ids.front(), masks.front(), micro_batches[m].front(), static_cast<int64_t>(m));
+        edited = rtd_edit(ids.front(), masks.front(), host[m].front(), static_cast<int64_t>(m));
       }
     }
     const auto loss = model::objective_loss(comm_, config_.objective, views);
@@ -150,40 +192,55 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
                               torch::cat({views.anchor, views.positive}, 0), true);
       }
       total = total + config_.objective.rtd_weight * rtd.loss;
-      out.rtd += rtd.loss.detach() * scale;
-      out.rtd_accuracy += rtd.accuracy * scale;
+      slot(kScalarRtd).add_(rtd.loss.detach() * scale);
+      slot(kScalarRtdAccuracy).add_(rtd.accuracy * scale);
     }
-    clock.lap(PhaseClock::kForward);
+    lap(PhaseClock::kForward);
     (total * scale).backward();
-    clock.lap(PhaseClock::kBackward);
-    out.loss += total.detach() * scale;
-    out.instance += loss.instance.detach() * scale;
-    out.dcl += loss.dcl.detach() * scale;
+    lap(PhaseClock::kBackward);
+    loss_sum.add_(total.detach() * scale);
+    instance_sum.add_(loss.instance.detach() * scale);
+    dcl_sum.add_(loss.dcl.detach() * scale);
     anchor = views.anchor.detach();
   }
   reducer_->reduce();
-  clock.lap(PhaseClock::kCommunication);
+  lap(PhaseClock::kCommunication);
 
   torch::NoGradGuard no_grad;
-  out.grad_norm = global_norm(reducer_->buffers());
+  auto grad_norm = slot(kScalarGradNorm);
+  grad_norm.copy_(global_norm(reducer_->buffers()));
   // One tiny collective: every rank skips the same updates and stops at the same step.
-  auto control =
-      torch::stack({torch::logical_not(torch::isfinite(out.loss) & torch::isfinite(out.grad_norm)).to(torch::kFloat),
-                    torch::full({}, stop_requested_ ? 1.0f : 0.0f, zero.options())});
+  auto control = scalars_.narrow(0, kScalarSkipped, 2);
+  control.select(0, 0).copy_(torch::logical_not(torch::isfinite(loss_sum) & torch::isfinite(grad_norm)));
+  control.select(0, 1).copy_(stop_flag_);
   comm_.all_reduce(control, cluster::ReduceOp::kMax);
-  out.skipped = control[0];
-  out.stop = control[1];
   if (config_.grad_clip > 0) {
-    const auto coef = (config_.grad_clip / (out.grad_norm + 1e-6)).clamp_max(1.0);
+    const auto coef = (config_.grad_clip / (grad_norm + 1e-6)).clamp_max(1.0);
     for (const auto& b : reducer_->buffers()) b.mul_(coef.to(b.scalar_type()));
   }
-  // out.lr (host, for the logs) and the device rate are the same formula: bit for bit on CPU
-  // (float64); on CUDA the rate is float32 (AdamW::lr_dtype).
-  optimizer_->step(schedule_.lr_tensor(update_counter_), out.skipped);
+  // StepOutput::lr (host, for the logs) and the device rate are the same formula: bit for bit on
+  // CPU (float64); on CUDA the rate is float32 (AdamW::lr_dtype).
+  optimizer_->step(schedule_.lr_tensor(update_counter_), control.select(0, 0));
   update_counter_.add_(1);
-  clock.lap(PhaseClock::kOptimizer);
-  // After the last lap: diagnostics are not part of the step's cost breakdown.
-  if (config_.diagnostics_every > 0 && updates_ % config_.diagnostics_every == 0) {
+  lap(PhaseClock::kOptimizer);
+  return anchor;
+}
+
+void TrainStep::publish(StepOutput& out, const torch::Tensor& anchor, StagedStep& staged) {
+  torch::NoGradGuard no_grad;
+  // This update's scalars, whatever the next update writes into scalars_.
+  const auto scalars = scalars_.clone();
+  out.loss = scalars[kScalarLoss];
+  out.instance = scalars[kScalarInstance];
+  out.dcl = scalars[kScalarDcl];
+  out.grad_norm = scalars[kScalarGradNorm];
+  out.skipped = scalars[kScalarSkipped];
+  out.stop = scalars[kScalarStop];
+  out.rtd = scalars[kScalarRtd];
+  out.rtd_accuracy = scalars[kScalarRtdAccuracy];
+  // After the last lap and outside the capturable update: diagnostics are not part of the step's
+  // cost breakdown, and their cadence is a host decision.
+  if (config_.diagnostics_every > 0 && out.update % config_.diagnostics_every == 0) {
     // A non-finite batch (a skipped update) would make the SVD throw: decompose zeros instead
     // and report NaN, without reading the flag on the host.
     const auto a = anchor.to(torch::kFloat);
@@ -191,13 +248,9 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
     const auto s = torch::linalg_svdvals(torch::where(finite, a, torch::zeros_like(a)));
     out.singular_values = torch::where(finite, s, torch::full_like(s, std::numeric_limits<float>::quiet_NaN()));
   }
-  ++updates_;
-
-  const auto scalars = torch::stack(
-      {out.loss, out.instance, out.dcl, out.grad_norm, out.skipped, out.stop, out.rtd, out.rtd_accuracy});
   if (device_.is_cuda()) {
     auto pinned = torch::TensorOptions().dtype(torch::kFloat).pinned_memory(true);
-    out.host_scalars = torch::empty({8}, pinned);
+    out.host_scalars = torch::empty({kStepScalars}, pinned);
     out.host_scalars.copy_(scalars, /*non_blocking=*/true);
     if (out.singular_values.defined()) {
       out.host_singular_values = torch::empty(out.singular_values.sizes(), pinned);
@@ -210,7 +263,6 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
     out.host_scalars = scalars;
     out.host_singular_values = out.singular_values;
   }
-  return out;
 }
 
 model::ReplacedTokens TrainStep::rtd_edit(const torch::Tensor& ids, const torch::Tensor& mask,

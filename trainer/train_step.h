@@ -22,6 +22,14 @@
 // tokens reach the GPU through pinned staging buffers and a copy stream (batch_stager.h), and
 // nothing in step() reads a device value on the host; StepOutput holds device scalars the caller
 // reads one step late. Threading: the training thread only.
+//
+// step() = stage the tokens, run_update(), publish(). run_update() is the capturable part: from
+// the device tokens to the optimizer step it is device work only - no host read, no host value
+// that changes between updates (the learning rate comes from a device update counter, the stop
+// request from a persistent device flag, the loss and flags go into one persistent buffer of
+// step scalars) - so --cuda-graphs (cuda_graph_update.h) records it once and replays it.
+// publish() (outside any graph) snapshots the scalars, runs the diagnostics and queues the host
+// copies.
 #pragma once
 
 #include <c10/core/Event.h>
@@ -29,6 +37,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "cluster/communicator.h"
@@ -79,7 +88,19 @@ struct TrainStepConfig {
   // Every this many updates, StepOutput::singular_values of the batch embedding matrix (for
   // the effective-rank metric; on CUDA the SVD may synchronise once); 0 = never.
   int64_t diagnostics_every = 0;
+  // --cuda-graphs: capture run_update() into a CUDA graph after `cuda_graph_warmup` eager
+  // updates and replay it (cuda_graph_update.h). Where cuda_graph_blocker() names a reason the
+  // step stays eager (TrainStep::cuda_graph_fallback() says why; the run logs it).
+  bool cuda_graphs = false;
+  int64_t cuda_graph_warmup = 3;
 };
+
+// The device tokens of one update: ids[m][c], masks[m][c] = column c of micro-batch m, [rows, max_len] int64.
+struct UpdateInputs {
+  std::vector<std::vector<torch::Tensor>> ids, masks;
+};
+
+class CapturedUpdate;
 
 // Host values of one update (StepOutput::read()).
 struct StepValues {
@@ -89,7 +110,8 @@ struct StepValues {
   std::vector<double> singular_values;  // empty unless diagnostics ran
 };
 
-// Device scalars of one update (read them after the next step is launched).
+// Device scalars of one update (read them after the next step is launched). They are this
+// update's own (a snapshot of the step's persistent scalars), whatever later updates write.
 struct StepOutput {
   torch::Tensor loss;       // mean over micro-batches of the local total loss
   torch::Tensor instance;   // its contrastive part
@@ -119,6 +141,7 @@ struct StepOutput {
 class TrainStep {
  public:
   TrainStep(model::SentenceEncoder encoder, TrainStepConfig config, cluster::Communicator& comm);
+  ~TrainStep();
 
   // micro_batches.size() == grad_accum; each is the columns of one micro-batch (local rows).
   // `packed`: empty, or the same micro-batches packed into pinned blocks by the reader
@@ -126,7 +149,8 @@ class TrainStep {
   StepOutput step(const std::vector<std::vector<data::TokenBatch>>& micro_batches,
                   const std::vector<data::PackedTokens>& packed = {});
 
-  // Ask every rank to stop after the current update (e.g. a signal arrived on this rank).
+  // Ask every rank to stop after the current update (e.g. a signal arrived on this rank). The
+  // next step() sets the persistent device flag its update all-reduces (kMax) with the others'.
   void request_stop() { stop_requested_ = true; }
 
   int64_t updates() const { return updates_; }
@@ -140,12 +164,24 @@ class TrainStep {
   // The flat gradient buffers (one per dtype) after step(): the update's rank-averaged (and
   // clipped) gradient; for tests and diagnostics.
   const std::vector<torch::Tensor>& gradients() const { return reducer_->buffers(); }
+  // Why --cuda-graphs was asked for and the step stays eager (empty: not asked for, or capturing).
+  const std::string& cuda_graph_fallback() const { return cuda_graph_fallback_; }
+  // The captured update (null unless --cuda-graphs is in effect): counts for logs and tests.
+  const CapturedUpdate* captured_update() const { return captured_.get(); }
 
  private:
   // `ids`/`mask` on the device; `host`: the same sentences as the reader gave them, which the
   // masking reads, so the step never waits for the device here.
   model::ReplacedTokens rtd_edit(const torch::Tensor& ids, const torch::Tensor& mask, const data::TokenBatch& host,
                                  int64_t micro);
+  // The update from the device tokens to the optimizer step (see the header comment), writing
+  // scalars_; returns this rank's anchor embeddings of the last micro-batch (for diagnostics).
+  // `host`: the reader's batches (DiffCSE's masking reads them); `clock`: null while capturing
+  // (events recorded into a graph time nothing).
+  torch::Tensor run_update(const UpdateInputs& inputs, const std::vector<std::vector<data::TokenBatch>>& host,
+                           PhaseClock* clock);
+  // Snapshot of scalars_ into `out`, diagnostics on `anchor`, host copies and the ready event.
+  void publish(StepOutput& out, const torch::Tensor& anchor, StagedStep& staged);
 
   model::SentenceEncoder encoder_;
   TrainStepConfig config_;
@@ -160,7 +196,27 @@ class TrainStep {
   // updates_ on the device, in AdamW::lr_dtype: the schedule's input for the learning rate the
   // optimizer reads as a tensor (lr_schedule.h), so the update reads no host value.
   torch::Tensor update_counter_;
+  // The step scalars (kScalar* below), fp32 on the device: written in place by every update.
+  torch::Tensor scalars_;
+  // 1 once a stop was requested on this rank (set by a device fill in stream order, read by the update).
+  torch::Tensor stop_flag_;
   bool stop_requested_ = false;
+  bool stop_flag_set_ = false;
+  std::unique_ptr<CapturedUpdate> captured_;
+  std::string cuda_graph_fallback_;
+};
+
+// Slots of the step scalars; the order of StepOutput::host_scalars.
+enum StepScalar : int64_t {
+  kScalarLoss = 0,
+  kScalarInstance,
+  kScalarDcl,
+  kScalarGradNorm,
+  kScalarSkipped,  // kScalarSkipped, kScalarStop: adjacent, all-reduced (kMax) as one tensor
+  kScalarStop,
+  kScalarRtd,
+  kScalarRtdAccuracy,
+  kStepScalars
 };
 
 // Global L2 norm over the flat gradient buffers as a device fp32 scalar (no host read).

@@ -27,6 +27,7 @@
 #include "report/run_report.h"
 #include "trainer/best_model.h"
 #include "trainer/chunked_forward_backward.h"
+#include "trainer/cuda_graph_update.h"
 #include "trainer/preemption.h"
 #include "trainer/rank_timings.h"
 #include "trainer/rtd_parts.h"
@@ -230,7 +231,14 @@ void TrainingRun::build_step() {
                            << " in evaluation (--attention-backend " << o_.attention_backend << ")");
   }
   if (objective_.rtd) sc.rtd = make_rtd_parts(o_, *tokenizer_, encoder_->config(), device_, rank_);
+  sc.cuda_graphs = o_.cuda_graphs == "on";
   step_ = std::make_unique<TrainStep>(encoder_, sc, *comm_);
+  if (sc.cuda_graphs && !step_->cuda_graph_fallback().empty()) {
+    LOG_WARN("--cuda-graphs on: the step stays eager: " << step_->cuda_graph_fallback());
+  } else if (sc.cuda_graphs) {
+    LOG_INFO("--cuda-graphs on: the update is captured after " << sc.cuda_graph_warmup
+                                                               << " eager updates and replayed (one launch per step)");
+  }
   eval_pooler_ = model::parse_pooler(o_.eval_pooler);
   eval_max_len_ = evaluation::default_eval_max_len(encoder_->config());
 }
@@ -365,6 +373,10 @@ TrainingRun::PendingStep TrainingRun::launch_update() {
   next.reader_io = reader_->stats();
   if (preemption_requested()) step_->request_stop();
   next.out = step_->step(micro, packed);
+  if (!capture_logged_ && step_->captured_update() && step_->captured_update()->captured()) {
+    capture_logged_ = true;
+    LOG_INFO("--cuda-graphs: update " << next.out.update + 1 << " was captured into a CUDA graph; later updates replay it");
+  }
   divergence_->after_update(next.out.update);
   return next;
 }

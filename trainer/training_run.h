@@ -158,6 +158,7 @@ class TrainingRun {
   // This rank's step time and sentences/s per settled step, until log_rank_timings takes them.
   std::map<int64_t, std::pair<double, double>> rank_samples_;
   bool stop_ = false, abort_skips_ = false;
+  bool capture_logged_ = false;  // --cuda-graphs: the capture has been logged
   double last_dev_ = std::numeric_limits<double>::quiet_NaN();
   double initial_dev_ = std::numeric_limits<double>::quiet_NaN();
 };

@@ -10,7 +10,10 @@
 6. --grad-comm-dtype bf16 (2 ranks): the run trains, its first loss equals the fp32 run's (same
    forward), its parameters differ from the fp32 run's (the averaged gradients were rounded to
    bf16: the wire really is bf16; the reduction itself is checked in test_cluster_mpi); a dtype
-   other than fp32/bf16 is refused naming the option."""
+   other than fp32/bf16 is refused naming the option;
+7. --cuda-graphs on, on a CPU: the step stays eager, the log's warning says why (CUDA), the run's
+   losses and final parameters are bit-identical to the run without it, the config records it;
+   a value other than on/off is refused naming the option."""
 import os
 import shlex
 import shutil
@@ -121,6 +124,28 @@ def main():
         r = run(["train", "--run-dir", os.path.join(tmp, "comm_bad"), "--grad-comm-dtype", "fp16"] + base)
         check(r.returncode == 1 and "--grad-comm-dtype" in r.stderr and "bf16" in r.stderr,
               "--grad-comm-dtype fp16 is refused naming the option" + failed_tail(r))
+
+        # 7. --cuda-graphs on a CPU: eager, said, identical.
+        runs = {}
+        for graphs in ("off", "on"):
+            d = os.path.join(tmp, "graphs_" + graphs)
+            r = run(["train", "--run-dir", d, "--cuda-graphs", graphs, "--max-steps", "4"] + base)
+            check(r.returncode == 0, f"--cuda-graphs {graphs} on a CPU exits 0" + failed_tail(r))
+            if r.returncode == 0:
+                runs[graphs] = (step_losses(d), read_checkpoint_tensors(os.path.join(d, "checkpoints", checkpoints(d)[-1]))[1],
+                                r.stderr)
+                check(records(d, "config")[0].get("cuda_graphs") == graphs, f"metrics.jsonl config records cuda_graphs {graphs}")
+        if len(runs) == 2:
+            (l_off, p_off, _), (l_on, p_on, log_on) = runs["off"], runs["on"]
+            said = [line for line in log_on.splitlines() if "--cuda-graphs on: the step stays eager" in line]
+            check(said and "CUDA" in said[0], "the log says why the step stays eager: " + (said[0] if said else "(no line)"))
+            check(l_off == l_on, f"losses bit-identical with and without --cuda-graphs on a CPU ({l_off} vs {l_on})")
+            names = [k for k in p_off if k.startswith("model/")]
+            same = all(np.array_equal(p_off[k], p_on[k]) for k in names)
+            check(len(names) > 10 and same, "final parameters bit-identical with and without --cuda-graphs on a CPU")
+        r = run(["train", "--run-dir", os.path.join(tmp, "graphs_bad"), "--cuda-graphs", "yes"] + base)
+        check(r.returncode == 1 and "--cuda-graphs" in r.stderr and "off" in r.stderr,
+              "--cuda-graphs yes is refused naming the option" + failed_tail(r))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     check.exit("train option")
