@@ -5,7 +5,7 @@
 //
 //   bench_step [--batch 64] [--len 32] [--steps 5] [--warmup 2] [--layers 12] [--hidden 768]
 //              [--device cpu|cuda] [--threads N] [--objective simcse++] [--json] [--flops-only]
-//              [--cuda-graphs]
+//              [--cuda-graphs] [--fused-off-call]
 // --json: one JSON line on stdout instead of the text lines: every timed step's ms (each step ends
 //   with the loss's .item(), a device sync, so the samples are whole steps), their median, the
 //   set-up + warm-up seconds, peak memory (CUDA: the caching allocator's peak allocated and
@@ -17,6 +17,8 @@
 //   step's eager warm-up + the capture, so every timed step is a replay (the JSON says how many
 //   were). Where it cannot capture (CPU, a build without CUDA) it exits 3 naming the reason, so the
 //   driver reports that row as not available instead of inventing one.
+// --fused-off-call: the dropout-on and dropout-off sequences in one encoder call
+//   (--off-dropout-call fused, model/objective_forward.h); the JSON's "off_dropout_call" says which.
 // DiffCSE objectives (diffcse, diffcse++) add a random generator of half the encoder's layers
 // (DistilBERT's 6 for BERT-base's 12) and a random discriminator of the encoder's shape.
 #include <sys/resource.h>
@@ -53,7 +55,7 @@ namespace {
                "bench_step: %s\n"
                "usage: bench_step [--batch N] [--len L] [--steps S] [--warmup W] [--layers K] [--hidden H]\n"
                "                  [--device cpu|cuda] [--threads T] [--objective NAME] [--json] [--flops-only]\n"
-               "                  [--cuda-graphs]\n",
+               "                  [--cuda-graphs] [--fused-off-call]\n",
                what.c_str());
   std::exit(2);
 }
@@ -78,7 +80,7 @@ std::string num(double x, int digits = 9) {
 int main(int argc, char** argv) {
   int64_t batch = 64, len = 32, steps = 5, warmup = 2, layers = 12, hidden = 768, threads = 0;
   std::string device_name = "cpu", objective = "simcse++";
-  bool json = false, flops_only = false, cuda_graphs = false;
+  bool json = false, flops_only = false, cuda_graphs = false, fused_off_call = false;
   // Flags are checked: an unknown or misspelt one must not silently benchmark the default shape.
   std::map<std::string, int64_t*> ints = {{"--batch", &batch},   {"--len", &len},       {"--steps", &steps},
                                           {"--warmup", &warmup}, {"--layers", &layers}, {"--hidden", &hidden},
@@ -91,6 +93,8 @@ int main(int argc, char** argv) {
       flops_only = true;
     } else if (k == "--cuda-graphs") {
       cuda_graphs = true;
+    } else if (k == "--fused-off-call") {
+      fused_off_call = true;
     } else if (k == "--device" || k == "--objective" || ints.count(k)) {
       if (i + 1 >= argc) usage_error(k + " needs a value");
       const char* v = argv[++i];
@@ -119,6 +123,7 @@ int main(int argc, char** argv) {
   sc.total_steps = warmup + steps;
   sc.mixed_precision = device.is_cuda();
   sc.cuda_graphs = cuda_graphs;
+  sc.fuse_off_dropout = fused_off_call;
   if (cuda_graphs) warmup = std::max<int64_t>(warmup, sc.cuda_graph_warmup + 1);
 
   // Model FLOPs (the same count the trainer's MFU uses) and the device's peak, for the driver.
@@ -138,7 +143,8 @@ int main(int argc, char** argv) {
                            gpu_name + "\", \"objective\": \"" + objective + "\", \"batch\": " + std::to_string(batch) +
                            ", \"len\": " + std::to_string(len) + ", \"layers\": " + std::to_string(layers) +
                            ", \"hidden\": " + std::to_string(hidden) + ", \"model_flops_per_step\": " + num(flops, 17) +
-                           ", \"peak_flops\": " + num(peak);
+                           ", \"peak_flops\": " + num(peak) +
+                           ", \"off_dropout_call\": \"" + (fused_off_call ? "fused" : "separate") + "\"";
   if (flops_only) {
     std::printf("%s}\n", head.c_str());
     return 0;

@@ -100,6 +100,9 @@ class TrainCommand final : public Command {
         "cuda-graphs", po::value(&c.cuda_graphs)->default_value(c.cuda_graphs),
         "on | off: capture the update into a CUDA graph after 3 eager updates and replay it (one "
         "GPU; where it cannot, e.g. on CPU, the step stays eager and the log says why)")(
+        "off-dropout-call", po::value(&c.off_dropout_call)->default_value(c.off_dropout_call),
+        "separate | fused: encode the off-dropout negatives in their own call, or in one call with the "
+        "dropout-on sequences (dropout on its leading rows only; same views, fewer and larger kernels)")(
         "check-params-every", po::value(&c.check_params_every)->default_value(c.check_params_every),
         "every K updates compare a parameter checksum across ranks and abort on divergence; 0 = off")(
         "metrics", po::value(&c.metrics)->default_value(c.metrics), "serve Prometheus /metrics on every rank")(

@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -28,14 +29,14 @@ BertEmbeddingsImpl::BertEmbeddingsImpl(const BertConfig& config) : dropout_prob_
                               nn::LayerNorm(nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
 }
 
-torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, bool dropout) {
+torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& input_ids, int64_t dropout_rows) {
   const int64_t length = input_ids.size(1);
   TORCH_CHECK(length <= position_embeddings->weight.size(0), "sequence length ", length,
               " exceeds max_position_embeddings ", position_embeddings->weight.size(0));
   // Same summation order as transformers: (word + token type) + position.
   auto x = word_embeddings(input_ids) + token_type_embeddings->weight[0];
   x = x + position_embeddings->weight.narrow(0, 0, length);
-  return apply_dropout(LayerNorm(x), dropout_prob_, dropout, DropoutShape::kHidden);
+  return apply_dropout_rows(LayerNorm(x), dropout_prob_, dropout_rows, DropoutShape::kHidden);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -49,23 +50,37 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const BertConfig& config)
 }
 
 torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask,
-                                             bool dropout) {
+                                             int64_t dropout_rows) {
   const int64_t batch = hidden.size(0), length = hidden.size(1), width = hidden.size(2);
   auto heads = [&](const torch::Tensor& t) { return t.view({batch, length, num_heads_, -1}).transpose(1, 2); };
-  if (dropout && dropout_prob_ > 0.0 && keyed_dropout_active()) {
+  const int64_t on = std::clamp<int64_t>(dropout_rows, 0, batch);
+  if (on > 0 && dropout_prob_ > 0.0 && keyed_dropout_active()) {
     // Test-only keyed masks (dropout_masks.h) need the probabilities SDPA keeps internal.
     const auto q = heads(apply_linear(query, hidden)), k = heads(apply_linear(key, hidden));
     auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
     scores = scores.masked_fill(keep_mask.logical_not(), -std::numeric_limits<double>::infinity());
-    const auto probs =
-        apply_dropout(torch::softmax(scores, -1), dropout_prob_, true, DropoutShape::kAttention);
+    const auto probs = apply_dropout_rows(torch::softmax(scores, -1), dropout_prob_, on, DropoutShape::kAttention);
     return torch::matmul(probs, heads(apply_linear(value, hidden))).transpose(1, 2).reshape({batch, length, width});
   }
   // SDPA picks the fused kernel (flash / memory-efficient on CUDA, flash on CPU); its attention
-  // dropout draws from the default generator, like every other dropout here.
-  auto context = at::scaled_dot_product_attention(heads(apply_linear(query, hidden)), heads(apply_linear(key, hidden)),
-                                                  heads(apply_linear(value, hidden)), keep_mask,
-                                                  dropout ? dropout_prob_ : 0.0, /*is_causal=*/false);
+  // dropout draws from the default generator, like every other dropout here. Its dropout
+  // probability is per call: with dropout on some rows only, the on rows and the off rows are two
+  // calls on the same projections (the on call's draws are those of a call of just those rows).
+  const auto q = heads(apply_linear(query, hidden)), k = heads(apply_linear(key, hidden)),
+             v = heads(apply_linear(value, hidden));
+  const double p = on > 0 ? dropout_prob_ : 0.0;
+  torch::Tensor context;
+  if (on == 0 || on == batch || p == 0.0) {
+    context = at::scaled_dot_product_attention(q, k, v, keep_mask, p, /*is_causal=*/false);
+  } else {
+    const auto rows = [&](const torch::Tensor& t, int64_t first, int64_t n) { return t.narrow(0, first, n); };
+    const int64_t off = batch - on;
+    context = torch::cat({at::scaled_dot_product_attention(rows(q, 0, on), rows(k, 0, on), rows(v, 0, on),
+                                                           rows(keep_mask, 0, on), p, false),
+                          at::scaled_dot_product_attention(rows(q, on, off), rows(k, on, off), rows(v, on, off),
+                                                           rows(keep_mask, on, off), 0.0, false)},
+                         0);
+  }
   return context.transpose(1, 2).reshape({batch, length, width});
 }
 
@@ -76,8 +91,10 @@ BertResidualOutputImpl::BertResidualOutputImpl(int64_t in_features, const BertCo
                               nn::LayerNorm(nn::LayerNormOptions({config.hidden_size}).eps(config.layer_norm_eps)));
 }
 
-torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& x, const torch::Tensor& residual, bool dropout) {
-  return LayerNorm(apply_dropout(apply_linear(dense, x), dropout_prob_, dropout, DropoutShape::kHidden) + residual);
+torch::Tensor BertResidualOutputImpl::forward(const torch::Tensor& x, const torch::Tensor& residual,
+                                              int64_t dropout_rows) {
+  return LayerNorm(apply_dropout_rows(apply_linear(dense, x), dropout_prob_, dropout_rows, DropoutShape::kHidden) +
+                   residual);
 }
 
 BertAttentionImpl::BertAttentionImpl(const BertConfig& config) {
@@ -85,8 +102,9 @@ BertAttentionImpl::BertAttentionImpl(const BertConfig& config) {
   output = register_module("output", BertResidualOutput(config.hidden_size, config));
 }
 
-torch::Tensor BertAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout) {
-  return output(self(hidden, keep_mask, dropout), hidden, dropout);
+torch::Tensor BertAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask,
+                                         int64_t dropout_rows) {
+  return output(self(hidden, keep_mask, dropout_rows), hidden, dropout_rows);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -106,9 +124,9 @@ BertLayerImpl::BertLayerImpl(const BertConfig& config) {
   output = register_module("output", BertResidualOutput(config.intermediate_size, config));
 }
 
-torch::Tensor BertLayerImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout) {
-  auto attended = attention(hidden, keep_mask, dropout);
-  return output(intermediate(attended), attended, dropout);
+torch::Tensor BertLayerImpl::forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, int64_t dropout_rows) {
+  auto attended = attention(hidden, keep_mask, dropout_rows);
+  return output(intermediate(attended), attended, dropout_rows);
 }
 
 BertEncoderImpl::BertEncoderImpl(const BertConfig& config) {
@@ -128,13 +146,22 @@ BertModelImpl::BertModelImpl(const BertConfig& config) : config_(config) {
 
 BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, bool dropout,
                                   bool want_first_layer_output, const torch::Tensor& first_position) {
+  TORCH_CHECK(input_ids.dim() == 2, "input_ids must be [batch, length]");
+  return forward_rows(input_ids, attention_mask, dropout ? input_ids.size(0) : 0, want_first_layer_output,
+                      first_position);
+}
+
+BertOutput BertModelImpl::forward_rows(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                       int64_t dropout_rows, bool want_first_layer_output,
+                                       const torch::Tensor& first_position) {
   TORCH_CHECK(input_ids.dim() == 2 && attention_mask.sizes() == input_ids.sizes(),
               "input_ids and attention_mask must both be [batch, length]");
+  const bool dropout = dropout_rows > 0;
   // Key-padding mask broadcast over heads and queries; bool keeps it valid under any autocast dtype.
   const auto keep_mask = attention_mask.to(torch::kBool).view({input_ids.size(0), 1, 1, input_ids.size(1)});
   if (dropout) begin_keyed_dropout_call();  // counts calls only in the test-only keyed mode
   BertOutput out;
-  auto hidden = embeddings(input_ids, dropout);
+  auto hidden = embeddings(input_ids, dropout_rows);
   if (first_position.defined()) {
     TORCH_CHECK(first_position.dim() == 2 && first_position.size(0) == hidden.size(0) &&
                     first_position.size(1) == hidden.size(2),
@@ -142,7 +169,7 @@ BertOutput BertModelImpl::forward(const torch::Tensor& input_ids, const torch::T
     hidden = torch::cat({first_position.to(hidden.scalar_type()).unsqueeze(1), hidden.narrow(1, 1, hidden.size(1) - 1)}, 1);
   }
   for (size_t i = 0; i < encoder->layer->size(); ++i) {
-    hidden = encoder->layer[i]->as<BertLayer>()->forward(hidden, keep_mask, dropout);
+    hidden = encoder->layer[i]->as<BertLayer>()->forward(hidden, keep_mask, dropout_rows);
     if (i == 0 && want_first_layer_output) out.first_layer_output = hidden;
   }
   out.last_hidden_state = hidden;

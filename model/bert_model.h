@@ -9,7 +9,11 @@
 // Dropout: torch's functional dropout (default generator: torch::manual_seed reproduces the
 // masks), or the test-only keyed masks of model/dropout_masks.h inside a KeyedDropoutScope;
 // applied only when the caller passes dropout=true; the caller decides (training mode AND not an
-// off-dropout call), so no module's train/eval state is ever flipped.
+// off-dropout call), so no module's train/eval state is ever flipped. forward_rows() applies it
+// to the leading `dropout_rows` sequences of the batch only (the rest as with dropout=false):
+// SimCSE++'s dropout-on and dropout-off sequences in one call, the on rows dropped exactly as a
+// call of just those rows would drop them (model/dropout_masks.h apply_dropout_rows). Modules below
+// BertModel take that row count (0 = no dropout, >= batch = every row).
 #pragma once
 
 #include <torch/nn/module.h>
@@ -27,7 +31,7 @@ class BertEmbeddingsImpl : public torch::nn::Module {
  public:
   explicit BertEmbeddingsImpl(const BertConfig& config);
   // input_ids int64 [B, L] -> [B, L, H]. Token type ids are all 0 (single sentences).
-  torch::Tensor forward(const torch::Tensor& input_ids, bool dropout);
+  torch::Tensor forward(const torch::Tensor& input_ids, int64_t dropout_rows);
 
   torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
   torch::nn::LayerNorm LayerNorm{nullptr};
@@ -42,7 +46,7 @@ class BertSelfAttentionImpl : public torch::nn::Module {
  public:
   explicit BertSelfAttentionImpl(const BertConfig& config);
   // hidden [B, L, H], keep_mask bool [B, 1, 1, L] (true = attend) -> context [B, L, H].
-  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout);
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, int64_t dropout_rows);
 
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
 
@@ -56,7 +60,7 @@ TORCH_MODULE(BertSelfAttention);
 class BertResidualOutputImpl : public torch::nn::Module {
  public:
   BertResidualOutputImpl(int64_t in_features, const BertConfig& config);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual, bool dropout);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& residual, int64_t dropout_rows);
 
   torch::nn::Linear dense{nullptr};
   torch::nn::LayerNorm LayerNorm{nullptr};
@@ -69,7 +73,7 @@ TORCH_MODULE(BertResidualOutput);
 class BertAttentionImpl : public torch::nn::Module {
  public:
   explicit BertAttentionImpl(const BertConfig& config);
-  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout);
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, int64_t dropout_rows);
 
   BertSelfAttention self{nullptr};
   BertResidualOutput output{nullptr};
@@ -89,7 +93,7 @@ TORCH_MODULE(BertIntermediate);
 class BertLayerImpl : public torch::nn::Module {
  public:
   explicit BertLayerImpl(const BertConfig& config);
-  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, bool dropout);
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& keep_mask, int64_t dropout_rows);
 
   BertAttention attention{nullptr};
   BertIntermediate intermediate{nullptr};
@@ -118,6 +122,9 @@ class BertModelImpl : public torch::nn::Module {
   // embedding this way (the official modeling_bert.py's cls_input).
   BertOutput forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, bool dropout,
                      bool want_first_layer_output = false, const torch::Tensor& first_position = {});
+  // Dropout on sequences [0, dropout_rows) only (see the header comment).
+  BertOutput forward_rows(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, int64_t dropout_rows,
+                          bool want_first_layer_output = false, const torch::Tensor& first_position = {});
 
   const BertConfig& config() const { return config_; }
 

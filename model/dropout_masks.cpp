@@ -74,6 +74,13 @@ torch::Tensor apply_dropout(const torch::Tensor& x, double p, bool train, Dropou
   return out;
 }
 
+torch::Tensor apply_dropout_rows(const torch::Tensor& x, double p, int64_t rows, DropoutShape shape) {
+  const int64_t all = x.size(0);
+  if (rows >= all) return apply_dropout(x, p, true, shape);
+  if (rows <= 0 || p == 0.0) return x;
+  return torch::cat({apply_dropout(x.narrow(0, 0, rows), p, true, shape), x.narrow(0, rows, all - rows)}, 0);
+}
+
 bool keyed_dropout_active() { return keyed_state != nullptr; }
 
 void begin_keyed_dropout_call() {

@@ -40,6 +40,14 @@ enum class DropoutShape { kHidden, kAttention };
 // torch::dropout(x, p, train), or the keyed mask when a KeyedDropoutScope is alive.
 torch::Tensor apply_dropout(const torch::Tensor& x, double p, bool train, DropoutShape shape);
 
+// Dropout on rows [0, rows) of x only (dim 0), the rest passed through: the encoder call that
+// holds the dropout-on and the dropout-off sequences of an update in one batch (model/
+// objective_forward.h, fused_off_dropout). The dropout-on rows are dropped as apply_dropout
+// drops a tensor of just those rows - the same generator draws, the same keyed masks - so the
+// call's dropout-on rows equal a call on them alone. rows >= x.size(0): apply_dropout(x, p, true);
+// rows <= 0: x.
+torch::Tensor apply_dropout_rows(const torch::Tensor& x, double p, int64_t rows, DropoutShape shape);
+
 // True while a KeyedDropoutScope is alive on this thread.
 bool keyed_dropout_active();
 

@@ -9,7 +9,8 @@ namespace simcsepp::model {
 
 ObjectiveViews encode_views(SentenceEncoder& encoder, const ObjectiveConfig& config, Pooler pooler,
                             const std::vector<torch::Tensor>& input_ids,
-                            const std::vector<torch::Tensor>& attention_mask, cluster::Communicator* comm) {
+                            const std::vector<torch::Tensor>& attention_mask, cluster::Communicator* comm,
+                            bool fuse_off_dropout) {
   // One encoder call: the pooled rows, through the BatchNorm projector when there is one.
   const bool project = encoder->projector && pooler == Pooler::kCls;
   SIMCSEPP_CHECK(!project || comm, "the BatchNorm projector needs the communicator");
@@ -25,10 +26,23 @@ ObjectiveViews encode_views(SentenceEncoder& encoder, const ObjectiveConfig& con
   SIMCSEPP_CHECK(columns >= 1 && columns == attention_mask.size(), "column count mismatch");
   const int64_t n = input_ids.front().size(0);
   ObjectiveViews v;
+  // One call: `on` (the dropout-on batch) then the same sequences again without dropout.
+  const bool fused = fuse_off_dropout && config.off_dropout && !project;
+  const auto fused_call = [&](const torch::Tensor& ids, const torch::Tensor& mask, const torch::Tensor& off_ids,
+                              const torch::Tensor& off_mask) {
+    return encoder->forward_rows(torch::cat({ids, off_ids}, 0), torch::cat({mask, off_mask}, 0), pooler, ids.size(0));
+  };
   if (!config.supervised) {
     // Column 0 twice: the two dropout masks make h and h+ (SimCSE's augmentation).
     const auto ids = torch::cat({input_ids[0], input_ids[0]}, 0);
     const auto mask = torch::cat({attention_mask[0], attention_mask[0]}, 0);
+    if (fused) {
+      const auto all = fused_call(ids, mask, input_ids[0], attention_mask[0]);
+      v.anchor = all.narrow(0, 0, n);
+      v.positive = all.narrow(0, n, n);
+      v.anchor_off = all.narrow(0, 2 * n, n);
+      return v;
+    }
     const auto on = call(ids, mask, /*dropout=*/true);
     v.anchor = on.narrow(0, 0, n);
     v.positive = on.narrow(0, n, n);
@@ -38,6 +52,17 @@ ObjectiveViews encode_views(SentenceEncoder& encoder, const ObjectiveConfig& con
   const size_t used = std::min<size_t>(columns, 3);
   const auto ids = torch::cat(std::vector<torch::Tensor>(input_ids.begin(), input_ids.begin() + used), 0);
   const auto mask = torch::cat(std::vector<torch::Tensor>(attention_mask.begin(), attention_mask.begin() + used), 0);
+  const int64_t rows = ids.size(0);
+  if (fused) {
+    const auto all = fused_call(ids, mask, ids, mask);
+    v.anchor = all.narrow(0, 0, n);
+    v.positive = all.narrow(0, n, n);
+    if (used == 3) v.hard_negative = all.narrow(0, 2 * n, n);
+    v.anchor_off = all.narrow(0, rows, n);
+    v.positive_off = all.narrow(0, rows + n, n);
+    if (used == 3) v.hard_negative_off = all.narrow(0, rows + 2 * n, n);
+    return v;
+  }
   const auto on = call(ids, mask, true);
   v.anchor = on.narrow(0, 0, n);
   v.positive = on.narrow(0, n, n);

@@ -48,18 +48,23 @@ void SentenceEncoderImpl::add_projector(uint64_t seed) {
 }
 
 BertOutput SentenceEncoderImpl::encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
-                                       bool dropout_on, bool want_first_layer_output) {
-  return bert->forward(input_ids, attention_mask, is_training() && dropout_on, want_first_layer_output);
+                                       int64_t dropout_rows, bool want_first_layer_output) {
+  return bert->forward_rows(input_ids, attention_mask, is_training() ? dropout_rows : 0, want_first_layer_output);
 }
 
 torch::Tensor SentenceEncoderImpl::last_hidden_state(const torch::Tensor& input_ids,
                                                      const torch::Tensor& attention_mask, bool dropout_on) {
-  return at_least_fp32(encode(input_ids, attention_mask, dropout_on, false).last_hidden_state);
+  return at_least_fp32(encode(input_ids, attention_mask, dropout_on ? input_ids.size(0) : 0, false).last_hidden_state);
 }
 
 torch::Tensor SentenceEncoderImpl::forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                            Pooler pooler, bool dropout_on) {
-  const auto output = encode(input_ids, attention_mask, dropout_on, pooler == Pooler::kAvgFirstLast);
+  return forward_rows(input_ids, attention_mask, pooler, dropout_on ? input_ids.size(0) : 0);
+}
+
+torch::Tensor SentenceEncoderImpl::forward_rows(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                                                Pooler pooler, int64_t dropout_rows) {
+  const auto output = encode(input_ids, attention_mask, dropout_rows, pooler == Pooler::kAvgFirstLast);
   if (pooler == Pooler::kCls) return at_least_fp32(mlp(output.last_hidden_state.select(1, 0)));
   return at_least_fp32(pool_hidden_states(output, attention_mask, pooler));
 }

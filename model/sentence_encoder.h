@@ -44,6 +44,10 @@ class SentenceEncoderImpl : public torch::nn::Module {
   // input_ids/attention_mask: int64 [B, L]. Returns fp32 [B, H] (fp64 for a float64 model).
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, Pooler pooler,
                         bool dropout_on = true);
+  // As forward(), with dropout (in training mode) on sequences [0, dropout_rows) only
+  // (BertModel::forward_rows): one call for SimCSE++'s dropout-on and dropout-off sequences.
+  torch::Tensor forward_rows(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, Pooler pooler,
+                             int64_t dropout_rows);
   // [B, L, H] last-layer hidden states (fp32, or fp64 for a float64 model).
   torch::Tensor last_hidden_state(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
                                   bool dropout_on = true);
@@ -64,7 +68,7 @@ class SentenceEncoderImpl : public torch::nn::Module {
   ProjectionHead projector{nullptr};
 
  private:
-  BertOutput encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, bool dropout_on,
+  BertOutput encode(const torch::Tensor& input_ids, const torch::Tensor& attention_mask, int64_t dropout_rows,
                     bool want_first_layer_output);
 };
 TORCH_MODULE(SentenceEncoder);

@@ -10,8 +10,9 @@
 #
 # Stages (each with its own timeout, log folder and pass / fail / not run line; a failed stage
 # never stops the next): build, inspect, parity, attention, graph, train (+ prometheus, resume), bench,
-# nccl_tests.
-# The whole run stops starting stages at SIMCSEPP_CHECK_BUDGET_S (default 470 s: under 8 minutes
+# variants, nccl_tests.
+# SIMCSEPP_CHECK_STAGES="build graph bench" runs only those (the others read "not selected"), e.g.
+# for a second try in the same lease. The whole run stops starting stages at SIMCSEPP_CHECK_BUDGET_S (default 470 s: under 8 minutes
 # including the build, so a second try fits in a 15-minute lease). Results: $OUT/summary.md and
 # $OUT/stages.tar.gz (<stage>/ folders with every log), rewritten after every stage, so whatever
 # ran is there even if a later stage hangs. The device tool brings back 8 files at most: keep it
@@ -185,6 +186,42 @@ print("ms/step " + "; ".join(parts) + " (table in summary.md)")
 EOF
 )"
       exit "$rc" ;;
+    variants)
+      gpu_stage
+      # Each step variant alone (docs/performance.md, "measure each"): eager / captured x separate /
+      # fused off-dropout call, BERT-base, seq 32 (CPU mode: a tiny shape; captured is not available).
+      [ -x "$bin/bench_step" ] || notrun "not run: no $bin/bench_step"
+      if [ "$CHECK_MODE" = device ]; then
+        shape=(--device cuda --batch 64 --len 32 --layers 12 --hidden 768 --steps 20 --warmup 5)
+      else
+        shape=(--device cpu --batch 8 --len 16 --layers 2 --hidden 64 --steps 10 --warmup 2 --threads 1)
+      fi
+      { echo "| step | off-dropout call | ms/step (median) | min-max | peak MiB | replays |"; echo "|---|---|---|---|---|---|"; } >"$dir/variants.md"
+      fails=0
+      for graphs in "" --cuda-graphs; do
+        for fused in "" --fused-off-call; do
+          set +e
+          row=$(timeout 40 "$bin/bench_step" "${shape[@]}" --json $graphs $fused 2>"$dir/variant.err")
+          rc=$?
+          set -e
+          what="$([ -n "$graphs" ] && echo "simcsepp captured" || echo "simcsepp eager") | $([ -n "$fused" ] && echo fused || echo separate)"
+          if [ "$rc" = 0 ]; then
+            python3 -c 'import json, sys
+r = json.loads(sys.argv[1]); s = r["ms_samples"]
+print("| %s | %s | %.2f | %.2f-%.2f | %.0f | %s |" % (r["impl"], r["off_dropout_call"], r["ms_median"], min(s), max(s),
+                                                    r["peak_mem_mib"], r["replays"]))' "$row" >>"$dir/variants.md"
+          elif [ "$rc" = 3 ]; then
+            echo "| $what | not available: $(tail -1 "$dir/variant.err" | sed 's/.*not available: //' | cut -c1-120) | | | |" >>"$dir/variants.md"
+          else
+            fails=$((fails + 1))
+            echo "| $what | failed (exit $rc): $(tail -1 "$dir/variant.err" | cut -c1-120) | | | |" >>"$dir/variants.md"
+          fi
+        done
+      done
+      cat "$dir/variants.md"
+      sed 's/^/    /' "$dir/variants.md" >>"$dir/detail.md"
+      note "$(awk -F'|' 'NR > 2 {printf "%s/%s:%s; ", $2, $3, $4}' "$dir/variants.md" | tr -s ' ' | cut -c1-280)"
+      [ "$fails" = 0 ] ;;
     *) echo "unknown stage $name" >&2; exit 2 ;;
   esac
   exit 0
@@ -397,6 +434,11 @@ write_summary() {
 stage() {  # stage NAME TIMEOUT_S
   local name=$1 limit=$2 left start rc status result
   mkdir -p "$WORK/$name"
+  if [ -n "${SIMCSEPP_CHECK_STAGES:-}" ] && [[ " $SIMCSEPP_CHECK_STAGES " != *" $name "* ]]; then
+    printf '%s\tnot run\t0\tnot selected (SIMCSEPP_CHECK_STAGES)\n' "$name" >>"$rows"
+    write_summary
+    return
+  fi
   left=$((deadline - $(date +%s)))
   [ "$left" -lt "$limit" ] && limit=$left
   if [ "$limit" -lt 15 ]; then
@@ -429,6 +471,7 @@ stage attention 30
 stage graph 60
 stage train 150
 stage bench 150
+stage variants 100
 stage nccl_tests 40
 echo
 cat "$WORK/summary.md"

@@ -48,6 +48,8 @@ void TrainOptions::validate() const {
        "--grad-comm-dtype", "use fp32 (the default) or bf16 (half the all-reduce bytes)");
   need(cuda_graphs == "on" || cuda_graphs == "off", "unknown value '" + cuda_graphs + "'", "--cuda-graphs",
        "use off (the default, the eager step) or on (capture the update into a CUDA graph)");
+  need(off_dropout_call == "separate" || off_dropout_call == "fused", "unknown value '" + off_dropout_call + "'",
+       "--off-dropout-call", "use separate (the default: two encoder calls) or fused (one call, dropout on its leading rows)");
   need(check_params_every >= 0, "parameter check interval must be >= 0", "--check-params-every", "0 = off");
   need(diagnostics_every >= 0, "diagnostics interval must be >= 0", "--diagnostics-every", "0 = off");
   need(std::isfinite(peak_tflops) && peak_tflops >= 0, "peak TFLOP/s must be >= 0", "--peak-tflops",
@@ -141,6 +143,7 @@ nlohmann::json TrainOptions::to_json() const {
           {"bucket_mb", bucket_mb},
           {"grad_comm_dtype", grad_comm_dtype},
           {"cuda_graphs", cuda_graphs},
+          {"off_dropout_call", off_dropout_call},
           {"check_params_every", check_params_every},
           {"diagnostics_every", diagnostics_every},
           {"peak_tflops", peak_tflops},

@@ -60,6 +60,7 @@ struct TrainOptions {
   int64_t bucket_mb = 25;            // gradient all-reduce bucket size (MiB)
   std::string grad_comm_dtype = "fp32";  // fp32 | bf16: what the gradient all-reduce moves
   std::string cuda_graphs = "off";       // on | off: capture the update into a CUDA graph (cuda_graph_update.h)
+  std::string off_dropout_call = "separate";  // separate | fused: the dropout-off sequences' encoder call
   int64_t check_params_every = 100;  // compare a parameter checksum across ranks; 0 = off
   bool metrics = true;               // serve Prometheus /metrics on every rank
   std::string metrics_bind = "127.0.0.1";

@@ -174,7 +174,8 @@ torch::Tensor TrainStep::run_update(const UpdateInputs& inputs, const std::vecto
       // One autocast region for all encoder calls of this forward pass: each weight is cast to
       // bf16 once. The loss (below) and backward run outside it, in fp32.
       model::AutocastScope autocast(device_.type(), config_.mixed_precision);
-      views = model::encode_views(encoder_, config_.objective, config_.pooler, ids, masks, &comm_);
+      views = model::encode_views(encoder_, config_.objective, config_.pooler, ids, masks, &comm_,
+                                  config_.fuse_off_dropout);
       if (config_.objective.rtd) {
         edited = rtd_edit(ids.front(), masks.front(), host[m].front(), static_cast<int64_t>(m));
       }

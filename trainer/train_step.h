@@ -93,6 +93,9 @@ struct TrainStepConfig {
   // step stays eager (TrainStep::cuda_graph_fallback() says why; the run logs it).
   bool cuda_graphs = false;
   int64_t cuda_graph_warmup = 3;
+  // --off-dropout-call fused: the dropout-on and dropout-off sequences in one encoder call
+  // (model/objective_forward.h); the unchunked step only (gradient caching keeps its calls).
+  bool fuse_off_dropout = false;
 };
 
 // The device tokens of one update: ids[m][c], masks[m][c] = column c of micro-batch m, [rows, max_len] int64.

@@ -232,6 +232,13 @@ void TrainingRun::build_step() {
   }
   if (objective_.rtd) sc.rtd = make_rtd_parts(o_, *tokenizer_, encoder_->config(), device_, rank_);
   sc.cuda_graphs = o_.cuda_graphs == "on";
+  sc.fuse_off_dropout = o_.off_dropout_call == "fused";
+  if (sc.fuse_off_dropout && (!objective_.off_dropout || sc.chunk_size > 0 || encoder_->projector)) {
+    LOG_WARN("--off-dropout-call fused: the calls stay separate: "
+             << (!objective_.off_dropout ? "the objective has no dropout-off call"
+                 : sc.chunk_size > 0     ? "gradient caching (--chunk-size) encodes its chunks in separate calls"
+                                         : "the BatchNorm projector's statistics are per call"));
+  }
   step_ = std::make_unique<TrainStep>(encoder_, sc, *comm_);
   if (sc.cuda_graphs && !step_->cuda_graph_fallback().empty()) {
     LOG_WARN("--cuda-graphs on: the step stays eager: " << step_->cuda_graph_fallback());

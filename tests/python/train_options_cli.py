@@ -13,7 +13,10 @@
    other than fp32/bf16 is refused naming the option;
 7. --cuda-graphs on, on a CPU: the step stays eager, the log's warning says why (CUDA), the run's
    losses and final parameters are bit-identical to the run without it, the config records it;
-   a value other than on/off is refused naming the option."""
+   a value other than on/off is refused naming the option;
+8. --off-dropout-call fused: the run trains with the separate calls' losses (fp32: within 1e-5
+   relative over 4 updates; the views are the same, model.FusedOffDropout.*), the config records
+   it, a value other than separate/fused is refused naming the option."""
 import os
 import shlex
 import shutil
@@ -146,6 +149,20 @@ def main():
         r = run(["train", "--run-dir", os.path.join(tmp, "graphs_bad"), "--cuda-graphs", "yes"] + base)
         check(r.returncode == 1 and "--cuda-graphs" in r.stderr and "off" in r.stderr,
               "--cuda-graphs yes is refused naming the option" + failed_tail(r))
+
+        # 8. --off-dropout-call fused: the same training, in one encoder call.
+        d = os.path.join(tmp, "fused_call")
+        r = run(["train", "--run-dir", d, "--off-dropout-call", "fused", "--max-steps", "4"] + base)
+        check(r.returncode == 0, "--off-dropout-call fused exits 0" + failed_tail(r))
+        if r.returncode == 0 and "off" in runs:
+            fused, separate = step_losses(d), runs["off"][0]
+            worst = max(abs(fused[k] - separate[k]) / abs(separate[k]) for k in separate)
+            check(sorted(fused) == sorted(separate) and worst <= 1e-5,
+                  f"fused-call losses equal the separate calls' (worst relative difference {worst:.2e})")
+            check(records(d, "config")[0].get("off_dropout_call") == "fused", "metrics.jsonl config records off_dropout_call fused")
+        r = run(["train", "--run-dir", os.path.join(tmp, "fused_bad"), "--off-dropout-call", "one"] + base)
+        check(r.returncode == 1 and "--off-dropout-call" in r.stderr and "fused" in r.stderr,
+              "--off-dropout-call one is refused naming the option" + failed_tail(r))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     check.exit("train option")
