@@ -73,6 +73,10 @@ class Communicator {
   // In place: every rank ends with root's `tensor`.
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   virtual void barrier() = 0;
+  // The device work queued so far on the current stream holds collectives the collective
+  // watchdog never saw (a CUDA graph replaying captured collectives, trainer/cuda_graph_update.h):
+  // time it out like one, under `what`. Default (host collectives, one process): nothing to do.
+  virtual void watch_device_work(const char* /*what*/) {}
   // Tear the job down from any rank (e.g. divergence, K skipped steps): never returns.
   [[noreturn]] virtual void abort(const std::string& reason) = 0;
 

@@ -127,7 +127,7 @@ if [ "$mode" = stage ]; then
       "$bin/test_trainer_cuda" --gtest_output="xml:$dir/test_trainer_cuda.xml" 2>&1 | tee "$dir/graph.txt"
       rc=${PIPESTATUS[0]}
       set -e
-      grep -E '^(losses|parameters|ms/step|lr 0)' "$dir/graph.txt" | sed 's/^/    /' >>"$dir/detail.md" || true
+      grep -E '^(losses|parameters|ms/step|lr 0|forced NCCL)' "$dir/graph.txt" | sed 's/^/    /' >>"$dir/detail.md" || true
       ! grep -q '^\[  SKIPPED \]' "$dir/graph.txt" || notrun "not run: no CUDA device"
       note "$(grep -E '^(losses|ms/step)' "$dir/graph.txt" | tr '\n' ' ' | cut -c1-280); exit $rc"
       exit "$rc" ;;

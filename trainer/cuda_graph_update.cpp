@@ -18,9 +18,7 @@ namespace simcsepp::trainer {
 std::string cuda_graph_blocker(const TrainStepConfig& config, const cluster::Communicator& comm, torch::Device device) {
   if (!SIMCSEPP_HAVE_CUDA) return "this build has no CUDA";
   if (!device.is_cuda()) return "the step runs on " + device.str() + " (CUDA graphs are a CUDA feature)";
-  if (comm.runs_collectives() || comm.backend() != "single") {
-    return "the " + comm.backend() + " communicator's collectives are not captured yet (a world of one rank is)";
-  }
+  if (comm.backend() == "mpi") return "the MPI communicator's collectives run on the host (a graph captures NCCL's)";
   if (config.objective.rtd) return "DiffCSE draws its replaced-token masks on the host every update";
   if (config.chunk_size > 0) return "gradient caching (--chunk-size) loops over chunks on the host";
   if (config.cuda_graph_warmup < 1) return "--cuda-graphs needs at least one eager warm-up update";

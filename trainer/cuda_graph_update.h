@@ -25,6 +25,9 @@
 // runs between steps on the ambient stream (evaluation, checkpoint copies) is ordered with it.
 // An update whose token shapes differ from the captured ones runs eagerly (the graph is kept).
 //
+// Every rank captures at the same update (the warm-up count) and replays in lockstep, so the
+// ranks' collectives stay in the same order; a rank that runs one update eagerly (another shape)
+// issues the same collectives eagerly.
 // What is not captured: cuda_graph_blocker() names it, the step then stays eager and the run logs
 // the reason. A capture that fails throws simcsepp::Error (HINT: --cuda-graphs off).
 // Unverified on a GPU until the device check's graph stage has run (docs/performance.md).
@@ -43,10 +46,11 @@
 namespace simcsepp::trainer {
 
 // Why `config` on `device` with `comm` cannot be captured; empty when it can. Host logic only
-// (tested on CPU): CPU device, a build without CUDA, a communicator other than "single" (the NCCL
-// communicator's timing events and watchdog thread are not capture-safe; MPI runs on the host),
+// (tested on CPU): CPU device, a build without CUDA, the MPI communicator (host collectives),
 // DiffCSE (masks drawn on the host per update), gradient caching (its chunk loop follows the
-// batch on the host), forced test collectives.
+// batch on the host). With NCCL the collectives are captured: the bucket all-reduces launched
+// from backward hooks onto the communication stream (overlap kept), the negatives' all-gather,
+// the flag all-reduce; each replay is handed to the watchdog (Communicator::watch_device_work).
 std::string cuda_graph_blocker(const TrainStepConfig& config, const cluster::Communicator& comm, torch::Device device);
 
 class CapturedUpdate {

@@ -125,9 +125,12 @@ StepOutput TrainStep::step(const std::vector<std::vector<data::TokenBatch>>& mic
   torch::Tensor anchor;
   if (captured_) {
     // A replayed update has no phase split: its time is the step's (docs/performance.md).
+    const int64_t replays = captured_->replays();
     anchor = captured_->run(inputs, [&](const UpdateInputs& in, bool capturing) {
       return run_update(in, micro_batches, capturing ? nullptr : out.phases.get());
     });
+    // Replayed collectives were never queued for the watchdog: the replay is, as one.
+    if (captured_->replays() > replays && comm_.runs_collectives()) comm_.watch_device_work("CUDA-graph update");
   } else {
     anchor = run_update(inputs, micro_batches, out.phases.get());
   }

@@ -179,7 +179,9 @@ c10::cuda::CUDAStream NcclCommunicator::enter(const at::Tensor& t, const char* o
   SIMCSEPP_CUDA(cudaEventRecord(ready_, current.stream()));
   SIMCSEPP_CUDA(cudaStreamWaitEvent(stream_->stream(), ready_, 0));
   next_start_.reset();
-  if (has_collective_listeners()) {
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  SIMCSEPP_CUDA(cudaStreamIsCapturing(current.stream(), &capture));
+  if (has_collective_listeners() && capture == cudaStreamCaptureStatusNone) {
     cudaEvent_t raw;
     SIMCSEPP_CUDA(cudaEventCreate(&raw));
     next_start_ = Event(raw, [](cudaEvent_t e) { cudaEventDestroy(e); });
@@ -264,6 +266,16 @@ void NcclCommunicator::barrier() {
   all_reduce(token, ReduceOp::kSum);
   InFlightScope scope(in_flight_, "barrier", 0);
   SIMCSEPP_CUDA(cudaStreamSynchronize(stream_->stream()));
+}
+
+void NcclCommunicator::watch_device_work(const char* what) {
+  c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
+  cudaEvent_t raw;
+  SIMCSEPP_CUDA(cudaEventCreateWithFlags(&raw, cudaEventDisableTiming));
+  Event done(raw, [](cudaEvent_t e) { cudaEventDestroy(e); });
+  SIMCSEPP_CUDA(cudaEventRecord(raw, c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).stream()));
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  pending_.push_back({done, nullptr, what, 0, ++sequence_, std::chrono::steady_clock::now()});
 }
 
 void NcclCommunicator::abort(const std::string& reason) { abort_all(reason); }

@@ -12,6 +12,10 @@
 // Timing: with collective listeners (communicator.h), enter()/leave() record a timing event
 // pair around each collective on the communication stream; the watchdog resolves it once the
 // collective completed and reports the device duration (host_blocking = false).
+// CUDA graph capture (trainer/cuda_graph_update.h): a collective issued while the current stream
+// is capturing joins the capture through the same events (the communication stream forks from
+// and joins the captured stream); it gets no timing pair and is not queued for the watchdog, as
+// its events are never completed. Each replay is queued instead, by watch_device_work().
 // Failure handling: a watchdog thread polls ncclCommGetAsyncError and the completion events of
 // queued collectives; an async error or a collective older than the timeout calls
 // ncclCommAbort and MPI_Abort with rank, host and the NCCL error in the message.
@@ -57,6 +61,7 @@ class NcclCommunicator final : public Communicator {
   at::Tensor reduce_scatter(const at::Tensor& input) override;
   void broadcast(at::Tensor& tensor, int root) override;
   void barrier() override;
+  void watch_device_work(const char* what) override;
   [[noreturn]] void abort(const std::string& reason) override;
 
  private:

@@ -8,6 +8,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <stdexcept>
+#include <string>
+
 #include "cluster/single_process_communicator.h"
 #include "model/sentence_encoder.h"
 #include "simcsepp/build_config.h"
@@ -17,6 +20,24 @@
 
 namespace simcsepp::trainer {
 namespace {
+
+// Only its name matters to cuda_graph_blocker: a communicator that says it is `name`.
+class NamedCommunicator final : public cluster::Communicator {
+ public:
+  explicit NamedCommunicator(std::string name) : name_(std::move(name)) {}
+  int rank() const override { return 0; }
+  int world_size() const override { return 2; }
+  std::string backend() const override { return name_; }
+  void all_reduce(at::Tensor&, cluster::ReduceOp) override {}
+  at::Tensor all_gather(const at::Tensor& t) override { return t; }
+  at::Tensor reduce_scatter(const at::Tensor& t) override { return t; }
+  void broadcast(at::Tensor&, int) override {}
+  void barrier() override {}
+  [[noreturn]] void abort(const std::string& reason) override { throw std::runtime_error(reason); }
+
+ private:
+  std::string name_;
+};
 
 TrainStepConfig simcsepp_config() {
   TrainStepConfig sc;
@@ -79,9 +100,12 @@ TEST(CudaGraphBlocker, NamesWhyEachConfigurationStaysEager) {
   auto no_warmup = sc;
   no_warmup.cuda_graph_warmup = 0;
   EXPECT_NE(cuda_graph_blocker(no_warmup, single, cuda).find("warm-up"), std::string::npos);
+  // Host collectives cannot be captured; NCCL's (multi-rank, or forced at world 1) are.
+  EXPECT_NE(cuda_graph_blocker(sc, NamedCommunicator("mpi"), cuda).find("MPI"), std::string::npos);
+  EXPECT_EQ(cuda_graph_blocker(sc, NamedCommunicator("nccl"), cuda), "");
   cluster::SingleProcessCommunicator forced;
   forced.force_collectives_for_testing(true);
-  EXPECT_NE(cuda_graph_blocker(sc, forced, cuda).find("collectives"), std::string::npos);
+  EXPECT_EQ(cuda_graph_blocker(sc, forced, cuda), "");
   // Every supervised objective is capturable too (no host loop, fixed columns).
   auto sup = sc;
   sup.objective = model::parse_objective("supervised+off-dropout+dcl");

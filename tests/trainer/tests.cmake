@@ -55,12 +55,12 @@ simcsepp_add_python_test(python.train_diffcse train_diffcse.py)
 # lists it as not run.
 if(SIMCSEPP_HAVE_CUDA)
   add_executable(test_trainer_cuda ${CMAKE_CURRENT_SOURCE_DIR}/trainer/cuda/captured_step_cuda_test.cpp)
-  target_link_libraries(test_trainer_cuda PRIVATE simcsepp_trainer GTest::gtest GTest::gtest_main simcsepp_warnings)
+  target_link_libraries(test_trainer_cuda PRIVATE simcsepp_trainer GTest::gtest simcsepp_warnings)
   target_include_directories(test_trainer_cuda PRIVATE ${PROJECT_SOURCE_DIR})
   set_target_properties(test_trainer_cuda PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
   simcsepp_enable_torch_pch(test_trainer_cuda)
-  add_test(NAME trainer.captured_step_cuda COMMAND test_trainer_cuda)
-  set_tests_properties(trainer.captured_step_cuda PROPERTIES ENVIRONMENT "${SIMCSEPP_TEST_ENV}" TIMEOUT 300
+  simcsepp_add_mpi_test(trainer.captured_step_cuda 1 test_trainer_cuda)
+  set_tests_properties(trainer.captured_step_cuda PROPERTIES TIMEOUT 300
     SKIP_REGULAR_EXPRESSION "no CUDA device: the captured step did not run")
 else()
   simcsepp_missing_dependency_test(trainer.captured_step_cuda "the CUDA toolkit (CUDA code paths)"

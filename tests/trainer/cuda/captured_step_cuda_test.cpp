@@ -2,8 +2,11 @@
 // against the eager step on a GPU (issue 14 point 5): the same seeds give the same losses over 200
 // steps and the same parameters, within the bound stated below; every replay draws new dropout
 // masks (the eager stream's); the non-finite skip and the stop request work inside the graph; a
-// batch of another shape runs eagerly. Without a CUDA device every test reports SKIPPED and
-// ctest shows it as not run. Run by the device check's graph stage.
+// batch of another shape runs eagerly; with the NCCL communicator forced onto its multi-rank paths
+// at world 1 (bucket all-reduces from backward hooks, the negatives' all-gather with its
+// reduce-scatter backward, the flag all-reduce), the collectives are captured too and the
+// captured run again equals the eager one. Without a CUDA device every test reports SKIPPED and
+// ctest shows it as not run. Run directly (an MPI singleton) by the device check's graph stage.
 //
 // The bound: two eager runs with the same seeds already differ where kernels accumulate with
 // atomics (embedding and attention backward); the captured run may not differ from the eager one
@@ -21,13 +24,22 @@
 #include <limits>
 #include <vector>
 
+#include "cluster/mpi_runtime.h"
 #include "cluster/single_process_communicator.h"
 #include "model/sentence_encoder.h"
+#include "simcsepp/build_config.h"
+#if SIMCSEPP_HAVE_NCCL
+#include <mpi.h>
+
+#include "cluster/nccl/nccl_communicator.h"
+#endif
 #include "trainer/cuda_graph_update.h"
 #include "trainer/train_step.h"
 
 namespace simcsepp::trainer {
 namespace {
+
+std::unique_ptr<cluster::Communicator> g_nccl;  // set by main() when there is a GPU and NCCL
 
 constexpr int64_t kRows = 32, kLen = 32;
 
@@ -77,6 +89,7 @@ struct Plan {
   double lr = 5e-5;
   int64_t steps = 200;
   bool same_batch = false;
+  cluster::Communicator* comm = nullptr;  // null: a SingleProcessCommunicator
 };
 
 TrainedRun train(const Plan& plan) {
@@ -86,7 +99,8 @@ TrainedRun train(const Plan& plan) {
   torch::manual_seed(11);  // weights (CPU init, then moved)
   model::SentenceEncoder enc(small_bert());
   enc->to(dev);
-  cluster::SingleProcessCommunicator comm;
+  cluster::SingleProcessCommunicator single;
+  cluster::Communicator& comm = plan.comm ? *plan.comm : single;
   TrainStepConfig sc;
   sc.objective = model::parse_objective("simcse++");
   sc.adamw.lr = plan.lr;
@@ -155,6 +169,30 @@ TEST(CapturedStepCuda, EqualsTheEagerStepOver200Steps) {
   EXPECT_LE(loss_dev, std::max(4 * loss_noise, kBf16));
   EXPECT_LE(param_dev, std::max(4 * param_noise, kBf16));
   for (double l : b.losses) EXPECT_TRUE(std::isfinite(l));
+}
+
+// With 1 rank this is also the measurement of NCCL inside the graph against NCCL launched
+// eagerly (docs/performance.md, the multi-rank placement).
+TEST(CapturedStepCuda, ForcedNcclCollectivesAreCapturedToo) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: the captured step did not run";
+  if (!g_nccl) GTEST_SKIP() << "no CUDA device: the captured step did not run (no NCCL communicator)";
+  g_nccl->force_collectives_for_testing(true);
+  Plan eager;
+  eager.steps = 60;
+  eager.comm = g_nccl.get();
+  Plan captured = eager;
+  captured.graphs = true;
+  const TrainedRun a1 = train(eager), a2 = train(eager), b = train(captured);
+  g_nccl->force_collectives_for_testing(false);
+  EXPECT_EQ(b.replays, 57);
+  const double loss_noise = max_rel(a1.losses, a2.losses), loss_dev = max_rel(a1.losses, b.losses);
+  const double param_noise = param_rel(a1, a2), param_dev = param_rel(a1, b);
+  std::printf("forced NCCL, 60 steps: losses eager vs eager %.3g, captured vs eager %.3g; parameters %.3g, %.3g\n",
+              loss_noise, loss_dev, param_noise, param_dev);
+  std::printf("forced NCCL ms/step median: eager %.2f, captured (collectives in the graph) %.2f\n", a1.median_ms,
+              b.median_ms);
+  EXPECT_LE(loss_dev, std::max(4 * loss_noise, kBf16));
+  EXPECT_LE(param_dev, std::max(4 * param_noise, kBf16));
 }
 
 TEST(CapturedStepCuda, EveryReplayDrawsTheEagerStepsNewMasks) {
@@ -228,3 +266,18 @@ TEST(CapturedStepCuda, SkipStopAndOtherShapesWorkAroundTheGraph) {
 
 }  // namespace
 }  // namespace simcsepp::trainer
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  simcsepp::cluster::ensure_mpi_initialized();
+#if SIMCSEPP_HAVE_NCCL
+  if (torch::cuda::is_available()) {
+    simcsepp::trainer::g_nccl = std::make_unique<simcsepp::cluster::NcclCommunicator>(
+        MPI_COMM_WORLD, 0, simcsepp::cluster::collective_timeout_seconds());
+  }
+#endif
+  const int failed = RUN_ALL_TESTS();
+  simcsepp::trainer::g_nccl.reset();
+  simcsepp::cluster::finalize_mpi();
+  return failed;
+}
