@@ -70,6 +70,18 @@ if [ "$mode" = stage ]; then
   notrun() { note "$1"; exit 3; }
   bin=$BUILD/bin
   gpu_stage() { [ "$CHECK_MODE" != dry ] || notrun "not run: no GPU (--dry-run)"; }
+  # run_gpu_gtest BINARY TXT DETAIL_REGEX: runs a GPU GoogleTest binary into $dir/TXT (and its XML),
+  # appends the lines matching DETAIL_REGEX to detail.md, sets rc; a run whose tests skipped
+  # themselves (no CUDA device) is "not run", never a pass.
+  run_gpu_gtest() {
+    [ -x "$bin/$1" ] || notrun "not built (no $bin/$1)"
+    set +e
+    "$bin/$1" --gtest_output="xml:$dir/$1.xml" 2>&1 | tee "$dir/$2"
+    rc=${PIPESTATUS[0]}
+    set -e
+    grep -E "$3" "$dir/$2" | sed 's/^/    /' >>"$dir/detail.md" || true
+    ! grep -q '^\[  SKIPPED \]' "$dir/$2" || notrun "not run: no CUDA device"
+  }
   case "$name" in
     build)
       if [ "$CHECK_MODE" = device ]; then
@@ -111,24 +123,12 @@ if [ "$mode" = stage ]; then
       exit "$rc" ;;
     attention)
       gpu_stage
-      [ -x "$bin/test_model_cuda" ] || notrun "not built (no $bin/test_model_cuda)"
-      set +e
-      "$bin/test_model_cuda" --gtest_output="xml:$dir/test_model_cuda.xml" 2>&1 | tee "$dir/attention.txt"
-      rc=${PIPESTATUS[0]}
-      set -e
-      grep -E '^(backend|math|efficient|cudnn|flash|auto picks)' "$dir/attention.txt" | sed 's/^/    /' >>"$dir/detail.md" || true
-      ! grep -q '^\[  SKIPPED \]' "$dir/attention.txt" || notrun "not run: no CUDA device"
+      run_gpu_gtest test_model_cuda attention.txt '^(backend|math|efficient|cudnn|flash|auto picks)'
       note "$(grep '^auto picks' "$dir/attention.txt" || echo 'no result'); exit $rc (table in summary.md)"
       exit "$rc" ;;
     graph)
       gpu_stage
-      [ -x "$bin/test_trainer_cuda" ] || notrun "not built (no $bin/test_trainer_cuda)"
-      set +e
-      "$bin/test_trainer_cuda" --gtest_output="xml:$dir/test_trainer_cuda.xml" 2>&1 | tee "$dir/graph.txt"
-      rc=${PIPESTATUS[0]}
-      set -e
-      grep -E '^(losses|parameters|ms/step|lr 0|forced NCCL)' "$dir/graph.txt" | sed 's/^/    /' >>"$dir/detail.md" || true
-      ! grep -q '^\[  SKIPPED \]' "$dir/graph.txt" || notrun "not run: no CUDA device"
+      run_gpu_gtest test_trainer_cuda graph.txt '^(losses|parameters|ms/step|lr 0|forced NCCL)'
       note "$(grep -E '^(losses|ms/step)' "$dir/graph.txt" | tr '\n' ' ' | cut -c1-280); exit $rc"
       exit "$rc" ;;
     nccl_tests)
