@@ -25,6 +25,8 @@ std::string cuda_graph_blocker(const TrainStepConfig& config, const cluster::Com
   return "";
 }
 
+#if SIMCSEPP_HAVE_CUDA
+
 namespace {
 
 bool same_shapes(const UpdateInputs& a, const UpdateInputs& b) {
@@ -40,8 +42,6 @@ bool same_shapes(const UpdateInputs& a, const UpdateInputs& b) {
 
 }  // namespace
 
-#if SIMCSEPP_HAVE_CUDA
-
 struct CapturedUpdate::Impl {
   explicit Impl(torch::Device device) : device(device), side(c10::cuda::getStreamFromPool(false, device.index())) {}
   torch::Device device;
@@ -49,27 +49,28 @@ struct CapturedUpdate::Impl {
   std::unique_ptr<at::cuda::CUDAGraph> graph;
   UpdateInputs inputs;  // the static buffers the graph reads
   torch::Tensor anchor;  // the graph's output (its private pool: rewritten by every replay)
-};
-
-struct CapturedUpdate::StreamScope::State {
-  State(c10::cuda::CUDAStream ambient, c10::cuda::CUDAStream side) : ambient(ambient), guard(side) {}
-  c10::cuda::CUDAStream ambient;
-  c10::cuda::CUDAStreamGuard guard;
+  // StreamScope's fork and join, made once: re-recording an event is what each step needs.
   at::cuda::CUDAEvent entered{cudaEventDisableTiming}, left{cudaEventDisableTiming};
 };
 
+struct CapturedUpdate::StreamScope::State {
+  State(Impl& impl, c10::cuda::CUDAStream ambient) : impl(impl), ambient(ambient), guard(impl.side) {}
+  Impl& impl;
+  c10::cuda::CUDAStream ambient;
+  c10::cuda::CUDAStreamGuard guard;
+};
+
 CapturedUpdate::StreamScope::StreamScope(CapturedUpdate& update) {
-  const auto ambient = c10::cuda::getCurrentCUDAStream(update.impl_->device.index());
-  const auto side = update.impl_->side;
-  auto state = std::make_unique<State>(ambient, side);
-  state->entered.record(ambient);
-  state->entered.block(side);
-  state_ = std::move(state);
+  Impl& g = *update.impl_;
+  const auto ambient = c10::cuda::getCurrentCUDAStream(g.device.index());
+  g.entered.record(ambient);
+  g.entered.block(g.side);
+  state_ = std::make_unique<State>(g, ambient);
 }
 
 CapturedUpdate::StreamScope::~StreamScope() {
-  state_->left.record(c10::cuda::getCurrentCUDAStream(state_->ambient.device_index()));
-  state_->left.block(state_->ambient);
+  state_->impl.left.record(state_->impl.side);
+  state_->impl.left.block(state_->ambient);
 }
 
 CapturedUpdate::CapturedUpdate(torch::Device device, int64_t warmup)
@@ -151,10 +152,7 @@ CapturedUpdate::~CapturedUpdate() = default;
 
 bool CapturedUpdate::captured() const { return false; }
 
-torch::Tensor CapturedUpdate::run(const UpdateInputs& inputs, const Body& body) {
-  (void)same_shapes;
-  return body(inputs, false);
-}
+torch::Tensor CapturedUpdate::run(const UpdateInputs& inputs, const Body& body) { return body(inputs, false); }
 
 #endif
 

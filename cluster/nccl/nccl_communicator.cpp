@@ -190,19 +190,26 @@ c10::cuda::CUDAStream NcclCommunicator::enter(const at::Tensor& t, const char* o
   return current;
 }
 
+NcclCommunicator::Event NcclCommunicator::record_done(cudaStream_t stream, bool timing) {
+  cudaEvent_t raw;
+  SIMCSEPP_CUDA(cudaEventCreateWithFlags(&raw, timing ? cudaEventDefault : cudaEventDisableTiming));
+  Event done(raw, [](cudaEvent_t e) { cudaEventDestroy(e); });
+  SIMCSEPP_CUDA(cudaEventRecord(raw, stream));
+  return done;
+}
+
+void NcclCommunicator::watch(Event done, Event timing_start, const char* op, long long bytes) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  pending_.push_back({std::move(done), std::move(timing_start), op, bytes, ++sequence_, std::chrono::steady_clock::now()});
+}
+
 NcclCommunicator::Event NcclCommunicator::leave(const char* op, long long bytes) {
   Event start = std::move(next_start_);
-  cudaEvent_t raw;
-  SIMCSEPP_CUDA(cudaEventCreateWithFlags(&raw, start ? cudaEventDefault : cudaEventDisableTiming));
-  Event done(raw, [](cudaEvent_t e) { cudaEventDestroy(e); });
-  SIMCSEPP_CUDA(cudaEventRecord(raw, stream_->stream()));
+  Event done = record_done(stream_->stream(), start != nullptr);
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   cudaStreamIsCapturing(stream_->stream(), &capture);
   // Events recorded inside a CUDA graph capture cannot be queried: those are not watched.
-  if (capture == cudaStreamCaptureStatusNone) {
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    pending_.push_back({done, start, op, bytes, ++sequence_, std::chrono::steady_clock::now()});
-  }
+  if (capture == cudaStreamCaptureStatusNone) watch(done, start, op, bytes);
   return done;
 }
 
@@ -270,12 +277,8 @@ void NcclCommunicator::barrier() {
 
 void NcclCommunicator::watch_device_work(const char* what) {
   c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
-  cudaEvent_t raw;
-  SIMCSEPP_CUDA(cudaEventCreateWithFlags(&raw, cudaEventDisableTiming));
-  Event done(raw, [](cudaEvent_t e) { cudaEventDestroy(e); });
-  SIMCSEPP_CUDA(cudaEventRecord(raw, c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).stream()));
-  std::lock_guard<std::mutex> lock(pending_mutex_);
-  pending_.push_back({done, nullptr, what, 0, ++sequence_, std::chrono::steady_clock::now()});
+  watch(record_done(c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).stream(), false), nullptr,
+        what, 0);
 }
 
 void NcclCommunicator::abort(const std::string& reason) { abort_all(reason); }

@@ -16,6 +16,7 @@
 // is capturing joins the capture through the same events (the communication stream forks from
 // and joins the captured stream); it gets no timing pair and is not queued for the watchdog, as
 // its events are never completed. Each replay is queued instead, by watch_device_work().
+// (Unverified on a GPU: no device has run a capture yet.)
 // Failure handling: a watchdog thread polls ncclCommGetAsyncError and the completion events of
 // queued collectives; an async error or a collective older than the timeout calls
 // ncclCommAbort and MPI_Abort with rank, host and the NCCL error in the message.
@@ -80,8 +81,14 @@ class NcclCommunicator final : public Communicator {
   // Comm stream waits for the current stream (and, with listeners, records the start event of
   // the collective's timing pair); returns the current stream.
   c10::cuda::CUDAStream enter(const at::Tensor& t, const char* op);
-  // Records completion on the comm stream, hands the event to the watchdog; returns it.
+  // Records completion on the comm stream, hands the event to the watchdog (unless the stream
+  // is capturing); returns it.
   Event leave(const char* op, long long bytes);
+  // A new event recorded on `stream` (with timing when `timing`).
+  Event record_done(cudaStream_t stream, bool timing);
+  // Queues `done` for the watchdog: timed out after timeout_s_, its duration reported when
+  // `timing_start` is set.
+  void watch(Event done, Event timing_start, const char* op, long long bytes);
   void check_call(ncclResult_t result, const char* call, const char* file, int line);
   std::string poll();  // the watchdog's check
   [[noreturn]] void abort_all(const std::string& reason);
